@@ -1,0 +1,1 @@
+"""OAuth-apps service: Rocket.Chat-compatible OAuth client registry with an event outbox."""

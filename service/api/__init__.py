@@ -1,0 +1,1 @@
+"""The HTTP layer: aiohttp application, middlewares, handlers and error mapping."""

@@ -1,0 +1,56 @@
+"""The application factory: resources in ``cleanup_ctx`` order, then the routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from service.api.bodies import MAX_BODY_BYTES
+from service.api.handlers import accounts, oauth_apps, operations
+from service.api.keys import ENGINE, LOGIN_THROTTLE, SESSIONS, SETTINGS
+from service.api.middlewares import error_middleware, request_id_middleware
+from service.config import Settings
+from service.domain.throttle import FailureThrottle
+from service.operations.accounts import ensure_user
+from service.persistence.database import check_connection, create_engine, create_sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the HTTP application; resources open at start-up and close at shutdown."""
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[request_id_middleware, error_middleware],
+    )
+    app[SETTINGS] = settings
+    app[LOGIN_THROTTLE] = FailureThrottle()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_admin_bootstrap)
+    for module in (accounts, oauth_apps, operations):
+        app.router.add_routes(module.routes)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[SETTINGS].database_url)
+    try:
+        await check_connection(engine)
+        app[ENGINE] = engine
+        app[SESSIONS] = create_sessionmaker(engine)
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def _admin_bootstrap(app: web.Application) -> AsyncIterator[None]:
+    admin = app[SETTINGS].admin
+    if admin is not None:
+        created = await ensure_user(
+            app[SESSIONS], admin.username, admin.password, admin.email, ("admin", "user")
+        )
+        if created:
+            log.info("created admin user", extra={"fields": {"username": admin.username}})
+    yield

@@ -1,0 +1,44 @@
+"""Rocket.Chat's header authentication and permission checks, as handler decorators."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from service.api.keys import SESSIONS
+from service.api.responses import forbidden, unauthorized
+from service.domain.accounts import Principal
+from service.operations import accounts
+
+AuthenticatedHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def credentials(request: web.Request) -> tuple[str, str]:
+    """Return ``(X-User-Id, X-Auth-Token)``; 401 when either is missing."""
+    user_id = request.headers.get("X-User-Id", "")
+    token = request.headers.get("X-Auth-Token", "")
+    if not user_id or not token:
+        raise unauthorized()
+    return user_id, token
+
+
+def authenticated(permission: str | None = None) -> Callable[[AuthenticatedHandler], Handler]:
+    """Require a logged-in caller (401) holding ``permission`` when one is given (403)."""
+
+    def decorate(handler: AuthenticatedHandler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            user_id, token = credentials(request)
+            principal = await accounts.authenticate(request.app[SESSIONS], user_id, token)
+            if principal is None:
+                raise unauthorized()
+            if permission is not None and not principal.can(permission):
+                raise forbidden()
+            return await handler(request, principal)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,69 @@
+"""``/api/v1/login``, ``/api/v1/logout``, ``/api/v1/me``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.api.auth import authenticated, credentials
+from service.api.bodies import read_body
+from service.api.keys import LOGIN_THROTTLE, SESSIONS
+from service.api.responses import ApiError, invalid_params, json_response, too_many_requests
+from service.domain.accounts import Principal
+from service.operations import accounts
+
+routes = web.RouteTableDef()
+
+_LOGIN_FAILED = ApiError(
+    401, {"status": "error", "error": "Unauthorized", "message": "Unauthorized"}
+)
+
+
+@routes.post("/api/v1/login")
+async def login(request: web.Request) -> web.Response:
+    """Exchange a username (or email) and password for a login token."""
+    throttle = request.app[LOGIN_THROTTLE]
+    client = request.remote or "unknown"
+    if wait := throttle.retry_after(client):
+        raise too_many_requests(wait)
+    body = await read_body(request)
+    if not isinstance(body, dict):
+        raise invalid_params("must be object")
+    login_name = body.get("username", body.get("user"))
+    password = body.get("password")
+    if not isinstance(login_name, str) or not isinstance(password, str):
+        raise invalid_params("must have string properties 'username' (or 'user') and 'password'")
+    result = await accounts.login(request.app[SESSIONS], login_name, password)
+    if result is None:
+        throttle.record_failure(client)
+        raise _LOGIN_FAILED
+    throttle.reset(client)
+    token, profile = result
+    return json_response(
+        {
+            "status": "success",
+            "data": {
+                "userId": token.user_id,
+                "authToken": token.auth_token,
+                "me": profile.to_document(),
+            },
+        }
+    )
+
+
+@routes.post("/api/v1/logout")
+@authenticated()
+async def logout(request: web.Request, principal: Principal) -> web.Response:
+    """Revoke the token that authenticated this request."""
+    _, token = credentials(request)
+    await accounts.logout(request.app[SESSIONS], principal.id, token)
+    return json_response({"status": "success", "data": {"message": "You've been logged out!"}})
+
+
+@routes.get("/api/v1/me")
+@authenticated()
+async def me(request: web.Request, principal: Principal) -> web.Response:
+    """Return the caller's profile."""
+    profile = await accounts.profile(request.app[SESSIONS], principal.id)
+    if profile is None:  # deleted between authentication and now
+        raise ApiError(401, {"success": False, "error": "Unauthorized"})
+    return json_response(profile.to_document() | {"success": True})

@@ -1,0 +1,142 @@
+"""Configuration from the environment (SPEC section 2); flags override in the CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from yarl import URL as YarlURL
+
+from service.domain.redirect_uris import RedirectUriPolicy
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres:postgres@localhost:5432/oauth_apps"
+DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; reported as one line naming the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def report_config_error(error: ConfigError) -> None:
+    """Print the one-line report of a configuration error."""
+    print(f"oauth-apps: configuration error: {error}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class AdminBootstrap:
+    """The admin user that ``serve`` creates at start-up when it is missing."""
+
+    username: str
+    password: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of every command, parsed and checked once."""
+
+    database_url: URL
+    amqp_url: str
+    host: str = "127.0.0.1"
+    port: int = 3000
+    events_exchange: str = "oauth_apps"
+    admin: AdminBootstrap | None = None
+    notify_webhook_url: str | None = None
+    redirect_uri_policy: RedirectUriPolicy = RedirectUriPolicy.RFC6749
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the environment; raise ``ConfigError`` on the first problem."""
+        env = os.environ if env is None else env
+        admin_username, admin_password = env.get("ADMIN_USERNAME"), env.get("ADMIN_PASS")
+        if bool(admin_username) != bool(admin_password):
+            raise ConfigError(
+                "ADMIN_USERNAME", "ADMIN_USERNAME and ADMIN_PASS must be set together"
+            )
+        admin = (
+            AdminBootstrap(admin_username, admin_password, env.get("ADMIN_EMAIL") or None)
+            if admin_username and admin_password
+            else None
+        )
+        webhook = env.get("NOTIFY_WEBHOOK_URL") or None
+        if webhook is not None:
+            _parse_http_url("NOTIFY_WEBHOOK_URL", webhook)
+        return cls(
+            database_url=parse_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            amqp_url=_parse_amqp_url(env.get("AMQP_URL", DEFAULT_AMQP_URL)),
+            host=env.get("HOST", "127.0.0.1"),
+            port=parse_port(env.get("PORT", "3000"), "PORT"),
+            events_exchange=env.get("EVENTS_EXCHANGE", "oauth_apps") or "oauth_apps",
+            admin=admin,
+            notify_webhook_url=webhook,
+            redirect_uri_policy=_parse_choice(
+                "REDIRECT_URI_POLICY", env.get("REDIRECT_URI_POLICY", "rfc6749"), RedirectUriPolicy
+            ),
+            log_level=_parse_log_level(env.get("LOG_LEVEL", "INFO")),
+        )
+
+
+def parse_database_url(raw: str) -> URL:
+    """Parse ``DATABASE_URL``; only PostgreSQL through asyncpg is supported."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL", f"cannot parse {raw!r} as a database URL") from None
+    if url.get_backend_name() != "postgresql":
+        raise ConfigError("DATABASE_URL", f"expected a postgresql URL, got {url.drivername!r}")
+    if url.get_driver_name() != "asyncpg":
+        url = url.set(drivername="postgresql+asyncpg")
+    if not url.database:
+        raise ConfigError("DATABASE_URL", "the URL names no database")
+    return url
+
+
+def parse_port(raw: str, variable: str) -> int:
+    """Parse a TCP port number."""
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(variable, f"{raw!r} is not a TCP port number")
+    return int(raw)
+
+
+def _parse_amqp_url(raw: str) -> str:
+    try:
+        url = YarlURL(raw)
+    except (ValueError, TypeError):
+        raise ConfigError("AMQP_URL", f"cannot parse {raw!r} as a URL") from None
+    if url.scheme not in {"amqp", "amqps"} or not url.host:
+        raise ConfigError("AMQP_URL", f"expected amqp://host[:port]/vhost, got {raw!r}")
+    return raw
+
+
+def _parse_http_url(variable: str, raw: str) -> None:
+    try:
+        url = YarlURL(raw)
+    except (ValueError, TypeError):
+        raise ConfigError(variable, f"cannot parse {raw!r} as a URL") from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ConfigError(variable, f"expected an http(s) URL, got {raw!r}")
+
+
+def _parse_choice(variable: str, raw: str, choices: type[RedirectUriPolicy]) -> RedirectUriPolicy:
+    try:
+        return choices(raw)
+    except ValueError:
+        allowed = ", ".join(choice.value for choice in choices)
+        raise ConfigError(variable, f"{raw!r} is not one of {allowed}") from None
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.upper()
+    if not isinstance(logging.getLevelName(level), int):
+        raise ConfigError("LOG_LEVEL", f"{raw!r} is not a log level")
+    return level

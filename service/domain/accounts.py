@@ -1,0 +1,52 @@
+"""Users as the service sees them: identity, roles and the permissions they grant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from service.domain.oauth_app import Actor
+
+MANAGE_OAUTH_APPS = "manage-oauth-apps"
+BYPASS_RATE_LIMIT = "api-bypass-rate-limit"
+LOGIN_TOKEN_LIFETIME = timedelta(days=90)  # Rocket.Chat's Accounts_LoginExpiration default
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    id: str
+    username: str
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def actor(self) -> Actor:
+        """Return the caller as apps and events cite it."""
+        return Actor(self.id, self.username)
+
+    def can(self, permission: str) -> bool:
+        """Tell whether one of the caller's roles grants ``permission``."""
+        return permission in self.permissions
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """A user as ``/me`` and the login response show it."""
+
+    id: str
+    username: str
+    email: str | None
+    roles: tuple[str, ...]
+    active: bool
+
+    def to_document(self) -> dict[str, object]:
+        """Return Rocket.Chat's shape of a user."""
+        emails = [{"address": self.email, "verified": False}] if self.email else []
+        return {
+            "_id": self.id,
+            "username": self.username,
+            "emails": emails,
+            "roles": list(self.roles),
+            "active": self.active,
+        }

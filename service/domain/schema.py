@@ -1,0 +1,77 @@
+"""Request body validation with the behaviour of Rocket.Chat's ajv instance.
+
+Rocket.Chat compiles its REST schemas with ajv 8, ``coerceTypes: true`` and
+without ``allErrors``: the first failing keyword wins, keywords run in ajv's
+order (type, required, additionalProperties, properties) and scalar values are
+coerced in place. Bodies reach this module already parsed with JavaScript
+number semantics: every number is a ``float``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from service.domain.errors import InvalidParams
+from service.domain.jsvalues import js_number_to_string
+
+PropertyType = Literal["string", "boolean"]
+
+_NOT_COERCIBLE = object()
+
+
+def coerce_to_string(value: object) -> object:
+    """Coerce like ajv's ``type: string``; return ``_NOT_COERCIBLE`` when ajv fails."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return js_number_to_string(value)
+    if value is None:
+        return ""
+    return _NOT_COERCIBLE
+
+
+def coerce_to_boolean(value: object) -> object:
+    """Coerce like ajv's ``type: boolean``; return ``_NOT_COERCIBLE`` when ajv fails."""
+    if isinstance(value, bool):
+        return value
+    if value is None or value == "false" or (isinstance(value, float) and value == 0):
+        return False
+    if value == "true" or (isinstance(value, float) and value == 1):
+        return True
+    return _NOT_COERCIBLE
+
+
+_COERCERS = {"string": coerce_to_string, "boolean": coerce_to_boolean}
+
+
+@dataclass(frozen=True)
+class ObjectSchema:
+    """An object schema with typed properties, all listed, no additional ones."""
+
+    properties: tuple[tuple[str, PropertyType], ...]
+    required: tuple[str, ...]
+
+    def validate(self, body: object) -> dict[str, str | bool]:
+        """Return the coerced body, or raise ``InvalidParams`` with ajv's first error."""
+        if not isinstance(body, Mapping):
+            raise InvalidParams("must be object")
+        for name in self.required:
+            if name not in body:
+                raise InvalidParams(f"must have required property '{name}'")
+        known = {name for name, _ in self.properties}
+        if any(key not in known for key in body):
+            raise InvalidParams("must NOT have additional properties")
+        coerced: dict[str, str | bool] = {}
+        for name, type_ in self.properties:
+            if name not in body:
+                continue
+            value = _COERCERS[type_](body[name])
+            if value is _NOT_COERCIBLE:
+                raise InvalidParams(f"must be {type_}")
+            assert isinstance(value, str | bool)
+            coerced[name] = value
+        return coerced

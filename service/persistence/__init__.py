@@ -1,0 +1,1 @@
+"""PostgreSQL through SQLAlchemy asyncio: tables, engine, repositories."""

@@ -1,0 +1,112 @@
+"""Users, roles and login tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.domain.accounts import Principal, UserProfile
+from service.persistence.models import LoginToken, Role, RolePermission, User, UserRole
+
+
+async def find_principal(session: AsyncSession, user_id: str, token_hash: str) -> Principal | None:
+    """Return the active user that holds this live token, with its permissions, in one query."""
+    permissions = func.coalesce(
+        func.array_agg(RolePermission.permission.distinct()).filter(
+            RolePermission.permission.is_not(None)
+        ),
+        literal_column("'{}'::varchar[]"),
+    )
+    statement = (
+        select(User.id, User.username, permissions)
+        .join(LoginToken, LoginToken.user_id == User.id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .outerjoin(RolePermission, RolePermission.role == UserRole.role)
+        .where(
+            LoginToken.token_hash == token_hash,
+            LoginToken.user_id == user_id,
+            User.active.is_(True),
+            or_(LoginToken.expires_at.is_(None), LoginToken.expires_at > func.now()),
+        )
+        .group_by(User.id, User.username)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    return Principal(row[0], row[1], frozenset(row[2]))
+
+
+async def find_credentials(session: AsyncSession, login: str) -> tuple[str, str] | None:
+    """Return ``(user id, password hash)`` of the active user with this username or email."""
+    statement = select(User.id, User.password_hash).where(
+        or_(User.username == login, func.lower(User.email) == login.lower()),
+        User.active.is_(True),
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def load_profile(session: AsyncSession, user_id: str) -> UserProfile | None:
+    """Return the user's profile with its roles."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return None
+    roles = await session.scalars(
+        select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role)
+    )
+    return UserProfile(user.id, user.username, user.email, tuple(roles), user.active)
+
+
+async def user_id_by_username(session: AsyncSession, username: str) -> str | None:
+    """Return the id of the user with this username."""
+    return await session.scalar(select(User.id).where(User.username == username))
+
+
+async def insert_user(
+    session: AsyncSession,
+    user_id: str,
+    username: str,
+    email: str | None,
+    password_hash: str,
+    roles: tuple[str, ...],
+) -> None:
+    """Insert a user and its roles."""
+    await session.execute(
+        insert(User).values(id=user_id, username=username, email=email, password_hash=password_hash)
+    )
+    if roles:
+        await session.execute(insert(UserRole), [{"user_id": user_id, "role": r} for r in roles])
+
+
+async def insert_token(
+    session: AsyncSession,
+    user_id: str,
+    token_hash: str,
+    kind: str,
+    created_at: datetime,
+    expires_at: datetime | None,
+) -> None:
+    """Store a token's hash."""
+    await session.execute(
+        insert(LoginToken).values(
+            token_hash=token_hash,
+            user_id=user_id,
+            kind=kind,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def delete_token(session: AsyncSession, user_id: str, token_hash: str) -> None:
+    """Revoke one token."""
+    await session.execute(
+        delete(LoginToken).where(LoginToken.user_id == user_id, LoginToken.token_hash == token_hash)
+    )
+
+
+async def existing_roles(session: AsyncSession, roles: tuple[str, ...]) -> set[str]:
+    """Return which of ``roles`` exist."""
+    return set(await session.scalars(select(Role.name).where(Role.name.in_(roles))))

@@ -1,0 +1,140 @@
+"""OAuth apps and their outbox events, written together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.domain.events import AppEvent
+from service.domain.oauth_app import Actor, OAuthApp
+from service.persistence.models import OAuthAppRow, OutboxEvent
+
+_APP_COLUMNS = (
+    OAuthAppRow.id,
+    OAuthAppRow.name,
+    OAuthAppRow.redirect_uri,
+    OAuthAppRow.active,
+    OAuthAppRow.client_id,
+    OAuthAppRow.created_at,
+    OAuthAppRow.updated_at,
+    OAuthAppRow.created_by_id,
+    OAuthAppRow.created_by_username,
+    OAuthAppRow.updated_by_id,
+    OAuthAppRow.updated_by_username,
+)
+
+
+def _app_from_row(row: Any) -> OAuthApp:
+    updated_by = Actor(row.updated_by_id, row.updated_by_username) if row.updated_by_id else None
+    return OAuthApp(
+        id=row.id,
+        name=row.name,
+        redirect_uri=row.redirect_uri,
+        active=row.active,
+        client_id=row.client_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        created_by=Actor(row.created_by_id, row.created_by_username),
+        updated_by=updated_by,
+    )
+
+
+async def insert_app(session: AsyncSession, app: OAuthApp, secret_hash: str) -> None:
+    """Insert a new app."""
+    await session.execute(
+        insert(OAuthAppRow).values(
+            id=app.id,
+            client_id=app.client_id,
+            client_secret_hash=secret_hash,
+            name=app.name,
+            redirect_uri=app.redirect_uri,
+            active=app.active,
+            created_at=app.created_at,
+            updated_at=app.updated_at,
+            created_by_id=app.created_by.id,
+            created_by_username=app.created_by.username,
+        )
+    )
+
+
+async def add_event(session: AsyncSession, event: AppEvent) -> None:
+    """Queue ``event`` in the outbox, inside the caller's transaction."""
+    await session.execute(
+        insert(OutboxEvent).values(
+            event_id=event.id,
+            event_type=event.type.value,
+            aggregate_id=event.app_id,
+            payload=event.document,
+            created_at=event.occurred_at,
+        )
+    )
+
+
+async def find_app(
+    session: AsyncSession,
+    *,
+    app_id: str | None = None,
+    client_id: str | None = None,
+    lock: bool = False,
+) -> OAuthApp | None:
+    """Return the app with this ``_id`` or ``clientId``; ``lock`` holds it until commit."""
+    statement = select(*_APP_COLUMNS)
+    if app_id is not None:
+        statement = statement.where(OAuthAppRow.id == app_id)
+    if client_id is not None:
+        statement = statement.where(OAuthAppRow.client_id == client_id)
+    if lock:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).first()
+    return None if row is None else _app_from_row(row)
+
+
+async def list_apps(session: AsyncSession, offset: int, count: int) -> tuple[list[OAuthApp], int]:
+    """Return one page of apps, newest first, and the total."""
+    rows = await session.execute(
+        select(*_APP_COLUMNS)
+        .order_by(OAuthAppRow.created_at.desc(), OAuthAppRow.id.desc())
+        .offset(offset)
+        .limit(count)
+    )
+    total = await session.scalar(select(func.count()).select_from(OAuthAppRow))
+    return [_app_from_row(row) for row in rows], total or 0
+
+
+async def save_app(session: AsyncSession, app: OAuthApp) -> None:
+    """Write an updated app's fields."""
+    assert app.updated_by is not None
+    await session.execute(
+        update(OAuthAppRow)
+        .where(OAuthAppRow.id == app.id)
+        .values(
+            name=app.name,
+            redirect_uri=app.redirect_uri,
+            active=app.active,
+            updated_at=app.updated_at,
+            updated_by_id=app.updated_by.id,
+            updated_by_username=app.updated_by.username,
+        )
+    )
+
+
+async def replace_secret(session: AsyncSession, app: OAuthApp, secret_hash: str) -> None:
+    """Store a new secret hash; the old secret stops matching at commit."""
+    assert app.updated_by is not None
+    await session.execute(
+        update(OAuthAppRow)
+        .where(OAuthAppRow.id == app.id)
+        .values(
+            client_secret_hash=secret_hash,
+            updated_at=app.updated_at,
+            updated_by_id=app.updated_by.id,
+            updated_by_username=app.updated_by.username,
+        )
+    )
+
+
+async def delete_app(session: AsyncSession, app_id: str) -> None:
+    """Delete an app."""
+    await session.execute(delete(OAuthAppRow).where(OAuthAppRow.id == app_id))

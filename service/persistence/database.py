@@ -1,0 +1,106 @@
+"""Engine, sessions and database-level administration."""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from service.config import ConfigError
+
+# Errors that mean "the database is unreachable right now", not "the query is wrong".
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    OperationalError,
+    InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Tell whether ``error`` comes from a lost or refused database connection."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, DBAPIError) and isinstance(error.orig, UNAVAILABLE_ERRORS):
+        return True
+    return isinstance(error, UNAVAILABLE_ERRORS)
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
+    """Create the engine: short connect and command timeouts so outages fail fast."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=5,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"timeout": 5, "command_timeout": 15},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """One session per unit of work; objects stay readable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def asyncpg_dsn(url: URL) -> str:
+    """Return ``url`` as a plain DSN for asyncpg connections made outside the pool."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def check_connection(engine: AsyncEngine) -> None:
+    """Fail with a ``ConfigError`` naming DATABASE_URL when the database is unreachable."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure here is a configuration problem for the operator
+        raise ConfigError(
+            "DATABASE_URL", f"cannot connect to the database: {_reason(error)}"
+        ) from None
+
+
+async def ensure_database(url: URL) -> bool:
+    """Create the database named by ``url`` when it is missing; return whether it was created."""
+    name = url.database
+    assert name is not None
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(url.set(database="postgres")), timeout=10)
+    except Exception as error:
+        raise ConfigError(
+            "DATABASE_URL", f"cannot connect to the server: {_reason(error)}"
+        ) from None
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            await connection.execute(f"CREATE DATABASE {quoted}")
+        except asyncpg.DuplicateDatabaseError:  # created concurrently by another migrate
+            return False
+        return True
+    finally:
+        await connection.close()
+
+
+def _reason(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    return (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )

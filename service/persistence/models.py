@@ -1,0 +1,126 @@
+"""Tables of the service; Alembic migrations own the schema, these mirror it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSON, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Role(Base):
+    """A named set of permissions, like Rocket.Chat's roles."""
+
+    __tablename__ = "roles"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class RolePermission(Base):
+    """A permission granted to a role."""
+
+    __tablename__ = "role_permissions"
+    role: Mapped[str] = mapped_column(
+        ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True
+    )
+    permission: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class User(Base):
+    """A person or script that can log in."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(17), primary_key=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=text("now()"))
+
+
+class UserRole(Base):
+    """A role held by a user."""
+
+    __tablename__ = "user_roles"
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(ForeignKey("roles.name"), primary_key=True)
+
+
+class LoginToken(Base):
+    """A login or personal access token, stored only as base64(SHA-256(token))."""
+
+    __tablename__ = "login_tokens"
+    token_hash: Mapped[str] = mapped_column(String(44), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "login" or "personal"
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class OAuthAppRow(Base):
+    """A registered OAuth app; the client secret only as base64(SHA-256(secret))."""
+
+    __tablename__ = "oauth_apps"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(17), unique=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(44))
+    name: Mapped[str] = mapped_column(Text)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    # Snapshots of the actor, like Rocket.Chat's _createdBy: they outlive the user.
+    created_by_id: Mapped[str] = mapped_column(String(17))
+    created_by_username: Mapped[str] = mapped_column(String(120))
+    updated_by_id: Mapped[str | None] = mapped_column(String(17))
+    updated_by_username: Mapped[str | None] = mapped_column(String(120))
+
+    __table_args__ = (Index("ix_oauth_apps_created_at_id", created_at.desc(), id.desc()),)
+
+
+class OutboxEvent(Base):
+    """An event written with the change it describes, waiting for the relay."""
+
+    __tablename__ = "outbox"
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    aggregate_id: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        Index("ix_outbox_unpublished", seq, postgresql_where=text("published_at IS NULL")),
+    )

@@ -1,0 +1,89 @@
+"""Running the HTTP API: one process, or several sharing the port with SO_REUSEPORT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import wait
+from typing import TypeVar, cast
+
+import uvloop
+from aiohttp import web
+
+from service.api.app import create_app
+from service.config import ConfigError, Settings, report_config_error
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SHUTDOWN_TIMEOUT = 30.0
+
+
+async def wait_for_stop_signal() -> None:
+    """Return at the first SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def serve_http(settings: Settings, reuse_port: bool = False) -> None:
+    """Serve until SIGTERM, then stop accepting and let in-flight requests finish."""
+    runner = web.AppRunner(create_app(settings), shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        await site.start()
+        log.info("listening", extra={"fields": {"host": settings.host, "port": settings.port}})
+        await wait_for_stop_signal()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run ``main`` on uvloop and return its result."""
+    return uvloop.run(main())  # type: ignore[arg-type]
+
+
+def _worker(settings: Settings) -> None:
+    try:
+        run(lambda: serve_http(settings, reuse_port=True))
+    except ConfigError as error:
+        report_config_error(error)
+        raise SystemExit(2) from None
+
+
+def serve_workers(settings: Settings, workers: int) -> int:
+    """Run ``workers`` processes on one port; forward SIGTERM; exit 0 when all did."""
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_worker, args=(settings,), name=f"worker-{n}")
+        for n in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def stop_all(_signum: int = signal.SIGTERM, _frame: object = None) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    running = {process.sentinel: process for process in processes}
+    while running:
+        for sentinel in wait(list(running)):
+            process = running.pop(cast(int, sentinel))
+            process.join()
+            if process.exitcode != 0:
+                stop_all()  # one worker failing (bad configuration) takes the others down
+    return 0 if all(process.exitcode == 0 for process in processes) else 1

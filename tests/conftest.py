@@ -1,0 +1,122 @@
+"""Shared fixtures: a fresh test database migrated once, a real HTTP server, users with tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.api.app import create_app
+from service.config import Settings, parse_database_url
+from service.domain.redirect_uris import RedirectUriPolicy
+from service.operations import accounts
+from service.persistence.database import asyncpg_dsn, create_engine, create_sessionmaker
+from service.persistence.migrations import migrate
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/oauth_apps_test"
+)
+TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test outside tests/unit as needing the real services."""
+    for item in items:
+        if TESTS / "unit" not in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.connected)
+
+
+async def _drop_database(url: URL) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(url.set(database="postgres")))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> URL:
+    """A database made anew for this run, migrated by the real ``migrate``."""
+    url = parse_database_url(TEST_DATABASE_URL)
+    asyncio.run(_drop_database(url))
+    assert migrate(url) is True
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL) -> Settings:
+    """Settings pointing at the test database and broker."""
+    return Settings(
+        database_url=database_url,
+        amqp_url=TEST_AMQP_URL,
+        events_exchange="oauth_apps_test",
+        redirect_uri_policy=RedirectUriPolicy.RFC6749,
+    )
+
+
+@pytest.fixture(scope="session")
+async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory on the test database."""
+    engine = create_engine(settings.database_url, pool_size=2)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A raw connection to the test database, with every table emptied first."""
+    connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    await connection.execute("TRUNCATE oauth_apps, outbox, users CASCADE")
+    yield connection
+    await connection.close()
+
+
+async def start_client(settings: Settings) -> TestClient[Any, Any]:
+    """Serve the real application on a loopback port and return a client for it."""
+    client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def client(settings: Settings, db: asyncpg.Connection) -> AsyncIterator[TestClient[Any, Any]]:
+    """An HTTP client of a freshly started service."""
+    client = await start_client(settings)
+    yield client
+    await client.close()
+
+
+async def user_headers(
+    sessions: async_sessionmaker[AsyncSession], username: str, roles: tuple[str, ...]
+) -> dict[str, str]:
+    """Create a user and return the headers that authenticate as it."""
+    await accounts.create_user(
+        sessions, username, "correct horse", f"{username}@example.test", roles
+    )
+    token = await accounts.create_personal_token(sessions, username)
+    return {"X-User-Id": token.user_id, "X-Auth-Token": token.auth_token}
+
+
+@pytest.fixture
+async def admin(
+    db: asyncpg.Connection, sessions: async_sessionmaker[AsyncSession]
+) -> dict[str, str]:
+    """Headers of a user with the admin role."""
+    return await user_headers(sessions, "math.bar", ("admin", "user"))
+
+
+@pytest.fixture
+async def plain_user(
+    db: asyncpg.Connection, sessions: async_sessionmaker[AsyncSession]
+) -> dict[str, str]:
+    """Headers of a user without manage-oauth-apps."""
+    return await user_headers(sessions, "plain", ("user",))
