@@ -1,0 +1,109 @@
+"""Login, logout and /me like Rocket.Chat's REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import start_client
+
+Client = TestClient[Any, Any]
+LOGIN = "/api/v1/login"
+WRONG = {"status": "error", "error": "Unauthorized", "message": "Unauthorized"}
+
+
+async def test_login_by_username_and_by_email(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    for body in (
+        {"username": "math.bar", "password": "correct horse"},
+        {"user": "math.bar@example.test", "password": "correct horse"},
+        {"user": "math.bar", "password": "correct horse"},
+    ):
+        response = await client.post(LOGIN, json=body)
+        assert response.status == 200, body
+        payload = await response.json()
+        assert payload["status"] == "success"
+        data = payload["data"]
+        assert data["userId"] == admin["X-User-Id"]
+        assert len(data["authToken"]) == 43
+        assert data["me"] == {
+            "_id": admin["X-User-Id"],
+            "username": "math.bar",
+            "emails": [{"address": "math.bar@example.test", "verified": False}],
+            "roles": ["admin", "user"],
+            "active": True,
+        }
+    # Login tokens expire after 90 days; personal access tokens do not.
+    lifetimes = await db.fetch(
+        "SELECT kind, expires_at - created_at AS lifetime FROM login_tokens ORDER BY kind"
+    )
+    assert {(r["kind"], r["lifetime"].days if r["lifetime"] else None) for r in lifetimes} == {
+        ("login", 90),
+        ("personal", None),
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "math.bar", "password": "wrong"},
+        {"username": "nobody", "password": "correct horse"},
+        {"user": "nobody@example.test", "password": "x"},
+    ],
+)
+async def test_wrong_credentials(client: Client, admin: dict[str, str], body: dict[str, str]) -> None:
+    response = await client.post(LOGIN, json=body)
+    assert (response.status, await response.json()) == (401, WRONG)
+
+
+async def test_repeated_failures_are_refused_with_retry_after(
+    settings: Any, admin: dict[str, str]
+) -> None:
+    client = await start_client(settings)  # its own throttle, untouched by other tests
+    try:
+        for _ in range(5):
+            response = await client.post(LOGIN, json={"username": "math.bar", "password": "bad"})
+            assert response.status == 401
+        response = await client.post(LOGIN, json={"username": "math.bar", "password": "correct horse"})
+        assert response.status == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        assert (await response.json())["errorType"] == "error-too-many-requests"
+    finally:
+        await client.close()
+
+
+async def test_logout_stops_the_token_at_once(client: Client, admin: dict[str, str]) -> None:
+    login = await client.post(LOGIN, json={"username": "math.bar", "password": "correct horse"})
+    data = (await login.json())["data"]
+    headers = {"X-User-Id": data["userId"], "X-Auth-Token": data["authToken"]}
+    assert (await client.get("/api/v1/me", headers=headers)).status == 200
+    response = await client.post("/api/v1/logout", headers=headers)
+    assert await response.json() == {
+        "status": "success",
+        "data": {"message": "You've been logged out!"},
+    }
+    assert (await client.get("/api/v1/me", headers=headers)).status == 401
+    # The other token of the same user still works.
+    assert (await client.get("/api/v1/me", headers=admin)).status == 200
+
+
+async def test_me(client: Client, plain_user: dict[str, str]) -> None:
+    response = await client.get("/api/v1/me", headers=plain_user)
+    assert await response.json() == {
+        "_id": plain_user["X-User-Id"],
+        "username": "plain",
+        "emails": [{"address": "plain@example.test", "verified": False}],
+        "roles": ["user"],
+        "active": True,
+        "success": True,
+    }
+    assert (await client.get("/api/v1/me")).status == 401
+
+
+async def test_passwords_are_stored_as_argon2(admin: dict[str, str], db: asyncpg.Connection) -> None:
+    stored = await db.fetchval("SELECT password_hash FROM users")
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
