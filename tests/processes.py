@@ -35,7 +35,11 @@ def service_env(database_url: URL, **extra: str) -> dict[str, str]:
 async def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> Completed:
     """Run ``oauth-apps ARGS`` to completion."""
     process = await asyncio.create_subprocess_exec(
-        EXECUTABLE, *args, env=dict(env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        EXECUTABLE,
+        *args,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
@@ -53,11 +57,17 @@ def free_port() -> int:
 async def start_cli(*args: str, env: Mapping[str, str]) -> asyncio.subprocess.Process:
     """Start ``oauth-apps ARGS`` in the background, output captured."""
     return await asyncio.create_subprocess_exec(
-        EXECUTABLE, *args, env=dict(env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        EXECUTABLE,
+        *args,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
-async def wait_for_port(port: int, process: asyncio.subprocess.Process, timeout: float = 20) -> None:
+async def wait_for_port(
+    port: int, process: asyncio.subprocess.Process, timeout: float = 20
+) -> None:
     """Return once ``port`` accepts connections; fail if the process exits first."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:

@@ -55,7 +55,9 @@ async def test_migrate_creates_the_database_and_is_harmless_twice(database_url: 
         ("PORT", "http"),
     ],
 )
-@pytest.mark.parametrize("command", [("migrate",), ("serve",), ("tokens", "create", "--username", "x")])
+@pytest.mark.parametrize(
+    "command", [("migrate",), ("serve",), ("tokens", "create", "--username", "x")]
+)
 async def test_bad_configuration_is_one_line_naming_the_variable(
     database_url: URL, variable: str, value: str, command: tuple[str, ...]
 ) -> None:

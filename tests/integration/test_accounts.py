@@ -55,7 +55,9 @@ async def test_login_by_username_and_by_email(
         {"user": "nobody@example.test", "password": "x"},
     ],
 )
-async def test_wrong_credentials(client: Client, admin: dict[str, str], body: dict[str, str]) -> None:
+async def test_wrong_credentials(
+    client: Client, admin: dict[str, str], body: dict[str, str]
+) -> None:
     response = await client.post(LOGIN, json=body)
     assert (response.status, await response.json()) == (401, WRONG)
 
@@ -68,7 +70,9 @@ async def test_repeated_failures_are_refused_with_retry_after(
         for _ in range(5):
             response = await client.post(LOGIN, json={"username": "math.bar", "password": "bad"})
             assert response.status == 401
-        response = await client.post(LOGIN, json={"username": "math.bar", "password": "correct horse"})
+        response = await client.post(
+            LOGIN, json={"username": "math.bar", "password": "correct horse"}
+        )
         assert response.status == 429
         assert 1 <= int(response.headers["Retry-After"]) <= 60
         assert (await response.json())["errorType"] == "error-too-many-requests"
@@ -104,6 +108,8 @@ async def test_me(client: Client, plain_user: dict[str, str]) -> None:
     assert (await client.get("/api/v1/me")).status == 401
 
 
-async def test_passwords_are_stored_as_argon2(admin: dict[str, str], db: asyncpg.Connection) -> None:
+async def test_passwords_are_stored_as_argon2(
+    admin: dict[str, str], db: asyncpg.Connection
+) -> None:
     stored = await db.fetchval("SELECT password_hash FROM users")
     assert stored.startswith("$argon2id$") and "correct horse" not in stored

@@ -15,7 +15,14 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{", b'{"name": "a",}', b"\xff\xfe{}", b"[" * 10_000 + b"]" * 10_000, b'{"a": NaN}', b"nul\x00l"],
+    [
+        b"{",
+        b'{"name": "a",}',
+        b"\xff\xfe{}",
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"a": NaN}',
+        b"nul\x00l",
+    ],
 )
 async def test_unparseable_json(
     client: Client, admin: dict[str, str], db: asyncpg.Connection, raw: bytes
@@ -28,7 +35,9 @@ async def test_unparseable_json(
     assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 0
 
 
-async def test_nested_json_that_parses_is_a_schema_error(client: Client, admin: dict[str, str]) -> None:
+async def test_nested_json_that_parses_is_a_schema_error(
+    client: Client, admin: dict[str, str]
+) -> None:
     response = await client.post(CREATE, data=b"[" * 500 + b"]" * 500, headers=admin | JSON)
     assert (await response.json())["error"] == "must be object [invalid-params]"
 
@@ -48,7 +57,9 @@ async def test_unknown_content_type(client: Client, admin: dict[str, str]) -> No
     assert (await response.json())["errorType"] == "invalid-params"
 
 
-async def test_nul_and_long_values(client: Client, admin: dict[str, str], db: asyncpg.Connection) -> None:
+async def test_nul_and_long_values(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
     cases = [
         ({"name": "a\u0000b"}, "error-invalid-name"),
         ({"name": "n" * 201}, "error-invalid-name"),
