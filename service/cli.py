@@ -1,4 +1,4 @@
-"""The ``oauth-apps`` command: migrate, serve, users, tokens (SPEC section 2)."""
+"""The ``oauth-apps`` command (SPEC section 2)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import ConfigError, Settings, parse_port, report_config_error
+from service.events.relay import Relay
+from service.events.topology import Topology
+from service.events.workers import audit_entries, consume
 from service.logs import configure_logging
 from service.operations import accounts
 from service.operations.accounts import AccountError
 from service.persistence.database import check_connection, create_engine, create_sessionmaker
 from service.persistence.migrations import migrate
-from service.serve import run, serve_http, serve_workers
+from service.serve import run, run_until_stopped, serve_http, serve_workers
 
 T = TypeVar("T")
 
@@ -33,6 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (HOST)")
     serve.add_argument("--port", help="port to bind (PORT)")
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument(
+        "--no-relay", action="store_true", help="do not run the outbox relay in this process"
+    )
+
+    commands.add_parser("relay", help="run the outbox relay alone")
+
+    consume = commands.add_parser("consume", help="run a downstream consumer")
+    consume.add_argument("consumer", choices=["audit", "notification"])
+
+    audit = commands.add_parser("audit", help="read the audit log").add_subparsers(
+        dest="action", required=True
+    )
+    audit_list = audit.add_parser("list", help="print the newest entries as JSON lines")
+    audit_list.add_argument("--limit", type=int, default=20)
 
     users = commands.add_parser("users", help="manage users").add_subparsers(
         dest="action", required=True
@@ -83,9 +100,24 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             settings = replace(settings, port=parse_port(args.port, "--port"))
         if args.workers < 1:
             raise ConfigError("--workers", "must be at least 1")
+        with_relay = not args.no_relay
         if args.workers > 1:
-            return serve_workers(settings, args.workers)
-        run(lambda: serve_http(settings))
+            return serve_workers(settings, with_relay, args.workers)
+        run(lambda: serve_http(settings, with_relay))
+        return 0
+    if args.command == "relay":
+        relay = Relay(settings.database_url, settings.amqp_url, Topology(settings.events_exchange))
+        run(lambda: run_until_stopped(relay.run))
+        return 0
+    if args.command == "consume":
+        run(lambda: run_until_stopped(lambda stop: consume(settings, args.consumer, stop)))
+        return 0
+    if args.command == "audit":
+        entries = _with_sessions(
+            settings, lambda sessions: audit_entries(sessions, max(1, args.limit))
+        )
+        for entry in entries:
+            _print_json(entry)
         return 0
     if args.command == "users":
         roles = tuple(args.roles or ["user"])

@@ -51,6 +51,7 @@ class Settings:
     events_exchange: str = "oauth_apps"
     admin: AdminBootstrap | None = None
     notify_webhook_url: str | None = None
+    notify_max_attempts: int = 5
     redirect_uri_policy: RedirectUriPolicy = RedirectUriPolicy.RFC6749
     log_level: str = "INFO"
 
@@ -79,6 +80,9 @@ class Settings:
             events_exchange=env.get("EVENTS_EXCHANGE", "oauth_apps") or "oauth_apps",
             admin=admin,
             notify_webhook_url=webhook,
+            notify_max_attempts=_parse_positive_int(
+                "NOTIFY_MAX_ATTEMPTS", env.get("NOTIFY_MAX_ATTEMPTS", "5")
+            ),
             redirect_uri_policy=_parse_choice(
                 "REDIRECT_URI_POLICY", env.get("REDIRECT_URI_POLICY", "rfc6749"), RedirectUriPolicy
             ),
@@ -105,6 +109,12 @@ def parse_port(raw: str, variable: str) -> int:
     """Parse a TCP port number."""
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(variable, f"{raw!r} is not a TCP port number")
+    return int(raw)
+
+
+def _parse_positive_int(variable: str, raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(variable, f"{raw!r} is not a positive integer")
     return int(raw)
 
 

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import multiprocessing
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from multiprocessing.connection import wait
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import uvloop
 from aiohttp import web
@@ -35,9 +35,9 @@ async def wait_for_stop_signal() -> None:
             loop.remove_signal_handler(signum)
 
 
-async def serve_http(settings: Settings, reuse_port: bool = False) -> None:
+async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = False) -> None:
     """Serve until SIGTERM, then stop accepting and let in-flight requests finish."""
-    runner = web.AppRunner(create_app(settings), shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(create_app(settings, with_relay), shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
@@ -49,24 +49,35 @@ async def serve_http(settings: Settings, reuse_port: bool = False) -> None:
         await runner.cleanup()
 
 
+async def run_until_stopped(work: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run ``work(stop)``; SIGTERM or SIGINT sets ``stop`` and ``work`` winds down by itself."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(work(stop))
+    signalled = asyncio.create_task(wait_for_stop_signal())
+    await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    signalled.cancel()
+    await task
+
+
 def run(main: Callable[[], Awaitable[T]]) -> T:
     """Run ``main`` on uvloop and return its result."""
     return uvloop.run(main())  # type: ignore[arg-type]
 
 
-def _worker(settings: Settings) -> None:
+def _worker(settings: Settings, with_relay: bool) -> None:
     try:
-        run(lambda: serve_http(settings, reuse_port=True))
+        run(lambda: serve_http(settings, with_relay, reuse_port=True))
     except ConfigError as error:
         report_config_error(error)
         raise SystemExit(2) from None
 
 
-def serve_workers(settings: Settings, workers: int) -> int:
+def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
     """Run ``workers`` processes on one port; forward SIGTERM; exit 0 when all did."""
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_worker, args=(settings,), name=f"worker-{n}")
+        context.Process(target=_worker, args=(settings, with_relay), name=f"worker-{n}")
         for n in range(workers)
     ]
     for process in processes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -13,13 +14,17 @@ from service.api.keys import ENGINE, LOGIN_THROTTLE, SESSIONS, SETTINGS
 from service.api.middlewares import error_middleware, request_id_middleware
 from service.config import Settings
 from service.domain.throttle import FailureThrottle
+from service.events.relay import Relay
+from service.events.topology import Topology
 from service.operations.accounts import ensure_user
 from service.persistence.database import check_connection, create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 
+RELAY_SHUTDOWN_TIMEOUT = 10.0
 
-def create_app(settings: Settings) -> web.Application:
+
+def create_app(settings: Settings, with_relay: bool = False) -> web.Application:
     """Build the HTTP application; resources open at start-up and close at shutdown."""
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
@@ -29,6 +34,8 @@ def create_app(settings: Settings) -> web.Application:
     app[LOGIN_THROTTLE] = FailureThrottle()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_admin_bootstrap)
+    if with_relay:
+        app.cleanup_ctx.append(_relay)
     for module in (accounts, oauth_apps, operations):
         app.router.add_routes(module.routes)
     return app
@@ -43,6 +50,20 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await engine.dispose()
+
+
+async def _relay(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    stop = asyncio.Event()
+    relay = Relay(settings.database_url, settings.amqp_url, Topology(settings.events_exchange))
+    task = asyncio.create_task(relay.run(stop), name="outbox-relay")
+    yield
+    # After the HTTP server stopped: let the relay finish the batch in hand.
+    stop.set()
+    try:
+        await asyncio.wait_for(task, RELAY_SHUTDOWN_TIMEOUT)
+    except TimeoutError:
+        log.warning("relay did not stop in time; its events stay in the outbox")
 
 
 async def _admin_bootstrap(app: web.Application) -> AsyncIterator[None]:

@@ -124,3 +124,27 @@ class OutboxEvent(Base):
     __table_args__ = (
         Index("ix_outbox_unpublished", seq, postgresql_where=text("published_at IS NULL")),
     )
+
+
+class AuditEntry(Base):
+    """One event as the audit consumer recorded it; rows are never changed or deleted."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[str] = mapped_column(String(24), index=True)
+    actor_id: Mapped[str] = mapped_column(String(17))
+    actor_username: Mapped[str] = mapped_column(String(120))
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp, server_default=text("now()"))
+
+
+class ProcessedEvent(Base):
+    """An event a consumer has acted on, written in the same transaction as its effect."""
+
+    __tablename__ = "processed_events"
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(Timestamp, server_default=text("now()"))

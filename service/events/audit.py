@@ -1,0 +1,33 @@
+"""The audit consumer: one append-only entry per event, exactly once."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.events.consumer import ReceivedEvent
+from service.persistence import audit
+
+
+class AuditRecorder:
+    """Writes the audit entry and the processed-event mark in one transaction."""
+
+    name = "audit"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def handle(self, event: ReceivedEvent) -> None:
+        """Record ``event`` unless it was recorded before (a redelivery)."""
+        async with self._sessions.begin() as session:
+            if not await audit.claim_event(session, self.name, event.id):
+                return
+            await audit.add_entry(
+                session,
+                event_id=event.id,
+                event_type=event.type,
+                app_id=event.subject,
+                actor_id=event.actor["_id"],
+                actor_username=event.actor["username"],
+                occurred_at=event.time,
+                data=event.data,
+            )

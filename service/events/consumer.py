@@ -1,0 +1,170 @@
+"""Running a consumer: one queue, manual acks, one message at a time so each app's order holds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractIncomingMessage
+
+from service.domain.backoff import Backoff
+from service.events.topology import QueueSpec, Topology, declare
+from service.events.waiting import wait_any
+from service.persistence.database import is_database_unavailable
+
+log = logging.getLogger(__name__)
+
+PREFETCH = 50
+
+
+class PoisonMessage(Exception):
+    """A message that no retry can make valid."""
+
+
+class GiveUp(Exception):
+    """The handler retried what it could; the message goes to the dead-letter queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEvent:
+    """The parts of a CloudEvent that consumers act on."""
+
+    id: uuid.UUID
+    type: str
+    subject: str
+    time: datetime
+    data: dict[str, Any]
+
+    @property
+    def actor(self) -> dict[str, str]:
+        """The user who caused the event."""
+        actor: dict[str, str] = self.data["actor"]
+        return actor
+
+    @property
+    def application(self) -> dict[str, Any]:
+        """The app as it was after (or, for a deletion, before) the change."""
+        application: dict[str, Any] = self.data["application"]
+        return application
+
+
+def parse_event(body: bytes) -> ReceivedEvent:
+    """Parse a CloudEvent body; raise ``PoisonMessage`` when it is not one of ours."""
+    try:
+        document = orjson.loads(body)
+        data = document["data"]
+        event = ReceivedEvent(
+            id=uuid.UUID(document["id"]),
+            type=str(document["type"]),
+            subject=str(document["subject"]),
+            time=datetime.fromisoformat(document["time"].replace("Z", "+00:00")),
+            data=data,
+        )
+        if not isinstance(data, dict) or not isinstance(data.get("application"), dict):
+            raise ValueError("data.application missing")
+        if not {"_id", "username"} <= set(data.get("actor") or ()):
+            raise ValueError("data.actor missing")
+    except (ValueError, KeyError, TypeError, AttributeError, orjson.JSONDecodeError) as error:
+        raise PoisonMessage(f"{type(error).__name__}: {error}") from None
+    return event
+
+
+class EventHandler(Protocol):
+    """What a consumer does with each event."""
+
+    name: str
+
+    async def handle(self, event: ReceivedEvent) -> None:
+        """Act on ``event`` once; raise ``GiveUp`` to dead-letter it."""
+
+
+class Consumer:
+    """Consumes one queue with one handler until stopped, reconnecting after failures."""
+
+    def __init__(
+        self, amqp_url: str, topology: Topology, queue: QueueSpec, handler: EventHandler
+    ) -> None:
+        self._amqp_url = amqp_url
+        self._topology = topology
+        self._queue = queue
+        self._handler = handler
+        self._backoff = Backoff(initial=0.1, cap=2.0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the message in hand is finished first."""
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except Exception as error:  # broker gone: reconnect after a backoff
+                delay = self._backoff.next_delay()
+                log.warning(
+                    "consumer interrupted, retrying",
+                    extra={"fields": {"consumer": self._handler.name, "error": str(error)}},
+                )
+                await wait_any(stop, timeout=delay)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        broker = await aio_pika.connect(self._amqp_url, timeout=10)
+        closed = asyncio.Event()
+        broker.close_callbacks.add(lambda *_: closed.set())
+        async with broker:
+            channel = await broker.channel()
+            await channel.set_qos(prefetch_count=PREFETCH)
+            await declare(channel, self._topology)
+            queue = await channel.get_queue(self._queue.name)
+            log.info("consuming", extra={"fields": {"queue": self._queue.name}})
+            self._backoff.reset()
+            async with queue.iterator() as messages:
+                while not stop.is_set():
+                    receiving = asyncio.ensure_future(anext(messages))
+                    await wait_any(stop, closed, _future_done(receiving), timeout=3600)
+                    if not receiving.done():
+                        receiving.cancel()
+                        if closed.is_set():
+                            raise ConnectionError("broker connection closed")
+                        continue
+                    await self._process(receiving.result(), stop)
+
+    async def _process(self, message: AbstractIncomingMessage, stop: asyncio.Event) -> None:
+        fields = {"consumer": self._handler.name, "message_id": message.message_id}
+        try:
+            event = parse_event(message.body)
+        except PoisonMessage as error:
+            log.error(
+                "dead-lettering unparseable message",
+                extra={"fields": fields | {"error": str(error)}},
+            )
+            await message.reject(requeue=False)
+            return
+        retry = Backoff(initial=0.2, cap=5.0)
+        while True:
+            try:
+                await self._handler.handle(event)
+            except GiveUp as error:
+                log.error("dead-lettering event", extra={"fields": fields | {"error": str(error)}})
+                await message.reject(requeue=False)
+                return
+            except Exception as error:
+                if is_database_unavailable(error) and not stop.is_set():
+                    # Hold the message while the database is away: a redelivery would
+                    # count towards the delivery limit and dead-letter a good event.
+                    await wait_any(stop, timeout=retry.next_delay())
+                    continue
+                log.exception("event failed, requeueing", extra={"fields": fields})
+                await wait_any(stop, timeout=retry.next_delay())
+                await message.nack(requeue=True)
+                return
+            await message.ack()
+            return
+
+
+def _future_done(future: asyncio.Future[Any]) -> asyncio.Event:
+    done = asyncio.Event()
+    future.add_done_callback(lambda _: done.set())
+    return done

@@ -1,0 +1,92 @@
+"""The notification consumer: tell a webhook (or the log) about each new app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.domain.backoff import Backoff
+from service.domain.oauth_app import format_timestamp
+from service.events.consumer import GiveUp, ReceivedEvent
+from service.persistence import audit
+
+log = logging.getLogger(__name__)
+
+
+def notification_for(event: ReceivedEvent) -> dict[str, Any]:
+    """Return the small JSON document sent for ``event``; it never holds a secret."""
+    application = event.application
+    return {
+        "event": event.type,
+        "eventId": str(event.id),
+        "time": format_timestamp(event.time),
+        "application": {
+            "_id": application["_id"],
+            "name": application["name"],
+            "clientId": application["clientId"],
+        },
+        "createdBy": event.actor,
+    }
+
+
+class Notifier:
+    """Delivers notifications with retries; gives up (dead-letters) after ``max_attempts``."""
+
+    name = "notification"
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        webhook_url: str | None,
+        http: aiohttp.ClientSession | None = None,
+        max_attempts: int = 5,
+        timeout: float = 5.0,
+        first_retry_delay: float = 0.5,
+    ) -> None:
+        self._sessions = sessions
+        self._webhook_url = webhook_url
+        self._http = http
+        self._max_attempts = max_attempts
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._first_retry_delay = first_retry_delay
+
+    async def handle(self, event: ReceivedEvent) -> None:
+        """Notify once per event id; the mark is written only after delivery."""
+        async with self._sessions() as session:
+            if await audit.was_processed(session, self.name, event.id):
+                return
+        notification = notification_for(event)
+        if self._webhook_url is None:
+            log.info("notification", extra={"fields": {"notification": notification}})
+        else:
+            await self._deliver(notification)
+        async with self._sessions.begin() as session:
+            await audit.claim_event(session, self.name, event.id)
+
+    async def _deliver(self, notification: dict[str, Any]) -> None:
+        assert self._http is not None and self._webhook_url is not None
+        backoff = Backoff(initial=self._first_retry_delay, cap=30.0)
+        # The event id lets the receiver drop a repeat after a crash between POST and mark.
+        headers = {"Idempotency-Key": notification["eventId"]}
+        problem = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                async with self._http.post(
+                    self._webhook_url, json=notification, headers=headers, timeout=self._timeout
+                ) as response:
+                    if response.status < 300:
+                        return
+                    problem = f"HTTP {response.status}"
+            except (aiohttp.ClientError, TimeoutError) as error:
+                problem = f"{type(error).__name__}: {error}"
+            log.warning(
+                "webhook delivery failed",
+                extra={"fields": {"attempt": attempt, "error": problem}},
+            )
+            if attempt < self._max_attempts:
+                await asyncio.sleep(backoff.next_delay())
+        raise GiveUp(f"webhook failed {self._max_attempts} times, last: {problem}")

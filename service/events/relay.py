@@ -1,0 +1,177 @@
+"""The outbox relay: publish committed events to RabbitMQ with confirms, then mark them.
+
+One relay is active at a time (a PostgreSQL advisory lock), so each app's events
+leave in the order they were committed; other relays stand by and take over when
+the active one's database session ends. The relay wakes on ``NOTIFY outbox`` at
+commit and polls as a fallback, since notifications are not replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aio_pika
+from aio_pika.abc import AbstractExchange
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.domain.backoff import Backoff
+from service.events.topology import Topology, declare
+from service.events.waiting import wait_any
+from service.persistence import outbox
+from service.persistence.database import create_engine
+from service.persistence.outbox import PendingEvent
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class PublishFailed(Exception):
+    """The broker did not confirm every event of a batch; the rest stay in the outbox."""
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Tuning of the relay; the defaults suit one API process."""
+
+    batch_size: int = 500
+    poll_interval: float = 1.0
+    standby_interval: float = 2.0
+    retention: timedelta = timedelta(days=7)
+    purge_interval: float = 300.0
+
+
+def plan_waves(events: Sequence[PendingEvent]) -> list[list[PendingEvent]]:
+    """Split a batch so that each wave holds at most one event per app, in order.
+
+    Events of a wave are published concurrently; waves one after another. An
+    app's second event is therefore sent only after its first was confirmed.
+    """
+    waves: list[list[PendingEvent]] = []
+    seen: dict[str, int] = {}
+    for event in events:
+        index = seen.get(event.aggregate_id, 0)
+        seen[event.aggregate_id] = index + 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append(event)
+    return waves
+
+
+def to_message(event: PendingEvent) -> aio_pika.Message:
+    """Return the AMQP message of ``event``: persistent, the event id as message id."""
+    return aio_pika.Message(
+        body=event.body.encode(),
+        content_type=CONTENT_TYPE,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=str(event.event_id),
+        type=event.event_type,
+        timestamp=event.created_at,
+        app_id="oauth-apps",
+    )
+
+
+class Relay:
+    """Moves events from the outbox to the exchange until stopped."""
+
+    def __init__(
+        self,
+        database_url: URL,
+        amqp_url: str,
+        topology: Topology,
+        config: RelayConfig | None = None,
+    ) -> None:
+        self._database_url = database_url
+        self._amqp_url = amqp_url
+        self._topology = topology
+        self._config = config or RelayConfig()
+        self._backoff = Backoff(initial=0.1, cap=2.0)
+        self._next_purge = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set; every failure is retried after a backoff."""
+        engine = create_engine(self._database_url, pool_size=1)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._run_session(engine, stop)
+                except Exception as error:  # broker or database gone: retry from scratch
+                    delay = self._backoff.next_delay()
+                    log.warning(
+                        "relay interrupted, retrying",
+                        extra={"fields": {"error": _describe(error), "retry_in": round(delay, 2)}},
+                    )
+                    await wait_any(stop, timeout=delay)
+        finally:
+            await engine.dispose()
+
+    async def _run_session(self, engine: AsyncEngine, stop: asyncio.Event) -> None:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            while not await outbox.try_lock_relay(connection):
+                if await wait_any(stop, timeout=self._config.standby_interval):
+                    return
+            wake = asyncio.Event()
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
+            await raw.driver_connection.add_listener("outbox", lambda *_: wake.set())
+            broker = await aio_pika.connect(self._amqp_url, timeout=10)
+            broker.close_callbacks.add(lambda *_: wake.set())
+            async with broker:
+                channel = await broker.channel(publisher_confirms=True, on_return_raises=True)
+                exchange = await declare(channel, self._topology)
+                log.info("relay active", extra={"fields": {"exchange": self._topology.exchange}})
+                self._backoff.reset()
+                while not stop.is_set():
+                    if broker.is_closed:
+                        raise ConnectionError("broker connection closed")
+                    wake.clear()
+                    published = await self._publish_batch(connection, exchange)
+                    await self._purge_when_due(connection)
+                    if published < self._config.batch_size:
+                        await wait_any(wake, stop, timeout=self._config.poll_interval)
+
+    async def _publish_batch(self, connection: AsyncConnection, exchange: AbstractExchange) -> int:
+        events = await outbox.pending_events(connection, self._config.batch_size)
+        for wave in plan_waves(events):
+            results = await asyncio.gather(
+                *(
+                    exchange.publish(
+                        to_message(event), event.event_type, mandatory=True, timeout=10
+                    )
+                    for event in wave
+                ),
+                return_exceptions=True,
+            )
+            confirmed = [
+                event.seq
+                for event, result in zip(wave, results, strict=True)
+                if not isinstance(result, BaseException)
+            ]
+            await outbox.mark_published(connection, confirmed)
+            failures = [result for result in results if isinstance(result, BaseException)]
+            if failures:
+                raise PublishFailed(
+                    f"{len(failures)} of {len(wave)} events not confirmed: {_describe(failures[0])}"
+                )
+        if events:
+            log.debug("published", extra={"fields": {"count": len(events)}})
+        return len(events)
+
+    async def _purge_when_due(self, connection: AsyncConnection) -> None:
+        now = time.monotonic()
+        if now >= self._next_purge:
+            self._next_purge = now + self._config.purge_interval
+            purged = await outbox.purge_published(connection, self._config.retention)
+            if purged:
+                log.info("purged published events", extra={"fields": {"count": purged}})
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".strip().splitlines()[0]

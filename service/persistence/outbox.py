@@ -1,0 +1,81 @@
+"""The relay's side of the outbox: claim unpublished events, mark them, purge old ones."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Text, cast, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.persistence.models import OutboxEvent
+
+# One relay publishes at a time so that each app's events leave in commit order.
+RELAY_LOCK_KEY = 0x6F61_7574_6872_6C79  # "oauthrly"; any constant shared by all relays
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An outbox row waiting to be published; ``body`` is the CloudEvent as stored."""
+
+    seq: int
+    event_id: uuid.UUID
+    event_type: str
+    aggregate_id: str
+    body: str
+    created_at: datetime
+
+
+async def try_lock_relay(connection: AsyncConnection) -> bool:
+    """Take the relay lock for this connection's session; False when another relay has it."""
+    return bool(await connection.scalar(select(func.pg_try_advisory_lock(RELAY_LOCK_KEY))))
+
+
+async def pending_events(connection: AsyncConnection, limit: int) -> list[PendingEvent]:
+    """Return the oldest unpublished events, in the order they were written."""
+    rows = await connection.execute(
+        select(
+            OutboxEvent.seq,
+            OutboxEvent.event_id,
+            OutboxEvent.event_type,
+            OutboxEvent.aggregate_id,
+            cast(OutboxEvent.payload, Text),
+            OutboxEvent.created_at,
+        )
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+    )
+    return [PendingEvent(*row) for row in rows]
+
+
+async def mark_published(connection: AsyncConnection, seqs: list[int]) -> None:
+    """Record that the broker confirmed these events."""
+    if seqs:
+        await connection.execute(
+            update(OutboxEvent).where(OutboxEvent.seq.in_(seqs)).values(published_at=func.now())
+        )
+
+
+async def purge_published(connection: AsyncConnection, retention: timedelta) -> int:
+    """Delete events published longer ago than ``retention``; return how many."""
+    result = await connection.execute(
+        delete(OutboxEvent).where(OutboxEvent.published_at < func.now() - retention)
+    )
+    return result.rowcount or 0
+
+
+async def backlog(connection: AsyncConnection) -> tuple[int, float]:
+    """Return the number of unpublished events and the age in seconds of the oldest."""
+    row = (
+        await connection.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.extract("epoch", func.now() - func.min(OutboxEvent.created_at)), 0
+                ),
+            ).where(OutboxEvent.published_at.is_(None))
+        )
+    ).one()
+    return int(row[0]), float(row[1])
