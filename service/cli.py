@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import ConfigError, Settings, parse_port, report_config_error
 from service.events.relay import Relay
-from service.events.topology import Topology
 from service.events.workers import audit_entries, consume
 from service.logs import configure_logging
 from service.operations import accounts
@@ -106,8 +105,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         run(lambda: serve_http(settings, with_relay))
         return 0
     if args.command == "relay":
-        relay = Relay(settings.database_url, settings.amqp_url, Topology(settings.events_exchange))
-        run(lambda: run_until_stopped(relay.run))
+        run(lambda: run_until_stopped(Relay.from_settings(settings).run))
         return 0
     if args.command == "consume":
         run(lambda: run_until_stopped(lambda stop: consume(settings, args.consumer, stop)))

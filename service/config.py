@@ -52,6 +52,7 @@ class Settings:
     admin: AdminBootstrap | None = None
     notify_webhook_url: str | None = None
     notify_max_attempts: int = 5
+    relay_batch_size: int = 500
     redirect_uri_policy: RedirectUriPolicy = RedirectUriPolicy.RFC6749
     log_level: str = "INFO"
 
@@ -82,6 +83,9 @@ class Settings:
             notify_webhook_url=webhook,
             notify_max_attempts=_parse_positive_int(
                 "NOTIFY_MAX_ATTEMPTS", env.get("NOTIFY_MAX_ATTEMPTS", "5")
+            ),
+            relay_batch_size=_parse_positive_int(
+                "RELAY_BATCH_SIZE", env.get("RELAY_BATCH_SIZE", "500")
             ),
             redirect_uri_policy=_parse_choice(
                 "REDIRECT_URI_POLICY", env.get("REDIRECT_URI_POLICY", "rfc6749"), RedirectUriPolicy

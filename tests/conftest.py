@@ -17,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.api.app import create_app
 from service.config import Settings, parse_database_url
 from service.domain.redirect_uris import RedirectUriPolicy
+from service.events.topology import Topology
 from service.operations import accounts
 from service.persistence.database import asyncpg_dsn, create_engine, create_sessionmaker
 from service.persistence.migrations import migrate
+from tests.broker import Observer, reset_topology
+from tests.processes import Stack, service_env
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/oauth_apps_test"
@@ -75,7 +78,9 @@ async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
 async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """A raw connection to the test database, with every table emptied first."""
     connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
-    await connection.execute("TRUNCATE oauth_apps, outbox, users CASCADE")
+    await connection.execute(
+        "TRUNCATE oauth_apps, outbox, users, audit_log, processed_events CASCADE"
+    )
     yield connection
     await connection.close()
 
@@ -120,3 +125,27 @@ async def plain_user(
 ) -> dict[str, str]:
     """Headers of a user without manage-oauth-apps."""
     return await user_headers(sessions, "plain", ("user",))
+
+
+@pytest.fixture
+async def observer(settings: Settings) -> AsyncIterator[Observer]:
+    """The test topology with empty queues, and an observer queue bound to every event."""
+    topology = Topology(settings.events_exchange)
+    await reset_topology(settings.amqp_url, topology)
+    observer = Observer(settings.amqp_url, topology)
+    await observer.setup()
+    yield observer
+    await observer.delete()
+
+
+@pytest.fixture
+async def stack(settings: Settings, db: asyncpg.Connection, tmp_path: Path) -> AsyncIterator[Stack]:
+    """Real processes on the test database and exchange; each must exit 0 on SIGTERM."""
+    env = service_env(
+        settings.database_url, EVENTS_EXCHANGE=settings.events_exchange, AMQP_URL=settings.amqp_url
+    )
+    stack = Stack(env, tmp_path)
+    yield stack
+    statuses = await stack.stop_all()
+    failed = {name: status for name, status in statuses.items() if status != 0}
+    assert not failed, {name: stack.log(name).read_text()[-3000:] for name in failed}

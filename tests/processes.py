@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import URL
 
@@ -54,15 +56,28 @@ def free_port() -> int:
         return port
 
 
-async def start_cli(*args: str, env: Mapping[str, str]) -> asyncio.subprocess.Process:
-    """Start ``oauth-apps ARGS`` in the background, output captured."""
-    return await asyncio.create_subprocess_exec(
-        EXECUTABLE,
-        *args,
-        env=dict(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+async def start_cli(
+    *args: str, env: Mapping[str, str], log: Path | None = None
+) -> asyncio.subprocess.Process:
+    """Start ``oauth-apps ARGS`` in the background; its output goes to ``log`` (or is dropped).
+
+    A file, not a pipe: a chatty process would block once a pipe nobody reads is full.
+    """
+    output = log.open("ab") if log is not None else asyncio.subprocess.DEVNULL
+    try:
+        return await asyncio.create_subprocess_exec(
+            EXECUTABLE, *args, env=dict(env), stdout=output, stderr=output
+        )
+    finally:
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
+
+
+async def stop(process: asyncio.subprocess.Process, timeout: float = 30) -> int:
+    """SIGTERM ``process`` and return its exit status."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(process.wait(), timeout)
 
 
 async def wait_for_port(
@@ -72,8 +87,7 @@ async def wait_for_port(
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         if process.returncode is not None:
-            stderr = await process.stderr.read() if process.stderr else b""
-            raise AssertionError(f"process exited {process.returncode}: {stderr.decode()}")
+            raise AssertionError(f"process exited {process.returncode}")
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
@@ -82,3 +96,41 @@ async def wait_for_port(
         writer.close()
         return
     raise AssertionError(f"nothing listened on {port} within {timeout}s")
+
+
+class Stack:
+    """The service's real processes for one test; each logs to its own file."""
+
+    def __init__(self, env: Mapping[str, str], logs: Path) -> None:
+        self.env = dict(env)
+        self.logs = logs
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self, name: str, *args: str) -> asyncio.subprocess.Process:
+        """Start ``oauth-apps ARGS`` under ``name``."""
+        process = await start_cli(*args, env=self.env, log=self.log(name))
+        self.processes[name] = process
+        return process
+
+    async def serve(self, *args: str) -> str:
+        """Start the API (with its relay unless ``--no-relay``); return its base URL."""
+        port = free_port()
+        process = await self.start("serve", "serve", "--port", str(port), *args)
+        await wait_for_port(port, process)
+        return f"http://127.0.0.1:{port}"
+
+    def log(self, name: str) -> Path:
+        """The log file of the process called ``name``."""
+        return self.logs / f"{name}.log"
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process: no chance to clean up."""
+        self.processes.pop(name).kill()
+
+    async def stop_all(self) -> dict[str, int]:
+        """SIGTERM every process still running; return their exit statuses."""
+        statuses = {}
+        for name, process in list(self.processes.items()):
+            statuses[name] = await stop(process)
+            del self.processes[name]
+        return statuses

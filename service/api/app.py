@@ -15,7 +15,6 @@ from service.api.middlewares import error_middleware, request_id_middleware
 from service.config import Settings
 from service.domain.throttle import FailureThrottle
 from service.events.relay import Relay
-from service.events.topology import Topology
 from service.operations.accounts import ensure_user
 from service.persistence.database import check_connection, create_engine, create_sessionmaker
 
@@ -53,10 +52,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
     stop = asyncio.Event()
-    relay = Relay(settings.database_url, settings.amqp_url, Topology(settings.events_exchange))
-    task = asyncio.create_task(relay.run(stop), name="outbox-relay")
+    task = asyncio.create_task(Relay.from_settings(app[SETTINGS]).run(stop), name="outbox-relay")
     yield
     # After the HTTP server stopped: let the relay finish the batch in hand.
     stop.set()

@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractExchange
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.config import Settings
 from service.domain.backoff import Backoff
 from service.events.topology import Topology, declare
 from service.events.waiting import wait_any
@@ -93,6 +94,16 @@ class Relay:
         self._config = config or RelayConfig()
         self._backoff = Backoff(initial=0.1, cap=2.0)
         self._next_purge = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Relay:
+        """Return the relay that ``settings`` describe."""
+        return cls(
+            settings.database_url,
+            settings.amqp_url,
+            Topology(settings.events_exchange),
+            RelayConfig(batch_size=settings.relay_batch_size),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; every failure is retried after a backoff."""

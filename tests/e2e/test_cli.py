@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -12,7 +11,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from service.persistence.database import asyncpg_dsn
-from tests.processes import free_port, run_cli, service_env, start_cli, wait_for_port
+from tests.processes import free_port, run_cli, service_env, start_cli, stop, wait_for_port
 
 
 async def test_migrate_creates_the_database_and_is_harmless_twice(database_url: URL) -> None:
@@ -89,13 +88,14 @@ async def test_users_and_tokens(database_url: URL, db: asyncpg.Connection) -> No
 
 
 async def test_serve_bootstraps_the_admin_and_stops_cleanly(
-    database_url: URL, db: asyncpg.Connection
+    database_url: URL, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
     port = free_port()
     env = service_env(
         database_url, ADMIN_USERNAME="boss", ADMIN_PASS="hunter22", ADMIN_EMAIL="boss@example.test"
     )
-    process = await start_cli("serve", "--port", str(port), env=env)
+    log = tmp_path / "serve.log"
+    process = await start_cli("serve", "--port", str(port), "--no-relay", env=env, log=log)
     try:
         await wait_for_port(port, process)
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
@@ -105,8 +105,7 @@ async def test_serve_bootstraps_the_admin_and_stops_cleanly(
             assert me["roles"] == ["admin", "user"]
             assert me["emails"][0]["address"] == "boss@example.test"
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, stderr.decode()
-    assert b"hunter22" not in stderr
+        status = await stop(process)
+    assert status == 0, log.read_text()
+    assert "hunter22" not in log.read_text()
     assert await db.fetchval("SELECT count(*) FROM users WHERE username = 'boss'") == 1

@@ -1,0 +1,102 @@
+"""The real RabbitMQ in tests: topology reset, an observer queue, and a real outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+
+from service.events.topology import Topology, declare
+
+
+async def run_rabbitmqctl(*args: str) -> None:
+    """Run ``rabbitmqctl ARGS`` and fail the test when it fails."""
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, output.decode()
+
+
+@contextlib.asynccontextmanager
+async def broker_stopped() -> AsyncIterator[None]:
+    """Stop the RabbitMQ application for real; it is started again even if the test fails."""
+    await run_rabbitmqctl("stop_app")
+    try:
+        yield
+    finally:
+        await run_rabbitmqctl("start_app")
+        await run_rabbitmqctl("await_startup")
+
+
+async def reset_topology(amqp_url: str, topology: Topology) -> None:
+    """Declare the topology and empty every queue of it."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await declare(channel, topology)
+        for spec in topology.queues:
+            for name in (spec.name, spec.dead_letter_queue):
+                await (await channel.get_queue(name)).purge()
+
+
+class Observer:
+    """A durable queue bound to every event, read by the test like any consumer would."""
+
+    def __init__(self, amqp_url: str, topology: Topology) -> None:
+        self._amqp_url = amqp_url
+        self._topology = topology
+        self.name = f"{topology.exchange}.test-observer"
+        self.messages: list[AbstractIncomingMessage] = []
+
+    async def setup(self) -> None:
+        """Create the queue, empty."""
+        connection = await aio_pika.connect(self._amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await declare(channel, self._topology)
+            queue = await channel.declare_queue(self.name, durable=True)
+            await queue.purge()
+            await queue.bind(exchange, routing_key="#")
+
+    async def delete(self) -> None:
+        """Remove the queue."""
+        connection = await aio_pika.connect(self._amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(self.name)
+
+    async def wait_for(self, count: int, timeout: float = 30) -> list[AbstractIncomingMessage]:
+        """Collect messages until ``count`` have arrived in all, or fail at ``timeout``."""
+        await collect(self._amqp_url, self.name, count, timeout, self.messages)
+        return self.messages
+
+
+async def collect(
+    amqp_url: str,
+    queue_name: str,
+    count: int,
+    timeout: float = 30,
+    into: list[AbstractIncomingMessage] | None = None,
+) -> list[AbstractIncomingMessage]:
+    """Take messages off a queue until ``into`` holds ``count``, or fail at ``timeout``."""
+    messages = [] if into is None else into
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue: AbstractQueue = await channel.get_queue(queue_name)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(messages) < count:
+            message = await queue.get(no_ack=True, fail=False)
+            if message is not None:
+                messages.append(message)
+                continue
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"{len(messages)} of {count} messages on {queue_name} within {timeout}s"
+                )
+            await asyncio.sleep(0.02)
+    return messages

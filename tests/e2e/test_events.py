@@ -1,0 +1,297 @@
+"""Events from the real processes (`serve`, `relay`, `consume`) observed on real queues."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+import aiohttp
+import asyncpg
+import orjson
+import pytest
+from aio_pika.abc import AbstractIncomingMessage
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.config import Settings
+from service.domain.accounts import Principal
+from service.domain.redirect_uris import RedirectUriPolicy
+from service.operations.oauth_apps import create_app
+from service.persistence import apps
+from tests.broker import Observer, broker_stopped, collect
+from tests.conftest import start_client
+from tests.processes import Stack, free_port
+
+CREATE = "/api/v1/oauth-apps.create"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    """Wait until ``check()`` holds, failing at ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def create_over_http(
+    base: str, headers: dict[str, str], count: int
+) -> list[dict[str, object]]:
+    apps = []
+    async with aiohttp.ClientSession(base) as http:
+        for n in range(count):
+            body = {"name": f"app {n}", "active": True, "redirectUri": "https://a.test/cb"}
+            async with http.post(CREATE, json=body, headers=headers) as response:
+                assert response.status == 200
+                apps.append((await response.json())["application"])
+    return apps
+
+
+def body_of(message: AbstractIncomingMessage) -> dict[str, object]:
+    document: dict[str, object] = orjson.loads(message.body)
+    return document
+
+
+async def test_created_event_on_the_queue_and_in_the_audit_log(
+    stack: Stack, observer: Observer, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    base = await stack.serve()
+    await stack.start("audit", "consume", "audit")
+    [app] = await create_over_http(base, admin, 1)
+    [message] = await observer.wait_for(1)
+
+    assert message.routing_key == "oauth_app.created"
+    assert message.content_type == "application/cloudevents+json"
+    assert message.delivery_mode == 2
+    assert message.type == "oauth_app.created"
+    assert isinstance(message.timestamp, datetime)
+    event = body_of(message)
+    assert message.message_id == event["id"]
+    uuid.UUID(str(event["id"]))
+    assert {k: v for k, v in event.items() if k not in {"id", "time", "data"}} == {
+        "specversion": "1.0",
+        "source": "/oauth-apps",
+        "type": "oauth_app.created",
+        "subject": app["_id"],
+        "datacontenttype": "application/json",
+    }
+    sent_at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    assert abs(sent_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert event["data"] == {
+        "application": {k: v for k, v in app.items() if k != "clientSecret"},
+        "actor": {"_id": admin["X-User-Id"], "username": "math.bar"},
+    }
+    secret = str(app["clientSecret"])
+    assert secret not in message.body.decode() and "clientSecret" not in message.body.decode()
+    assert secret not in repr(message.headers) and secret not in repr(message.properties)
+
+    async def audited() -> bool:
+        return await db.fetchval("SELECT count(*) FROM audit_log") == 1
+
+    await eventually(audited)
+    entry = await db.fetchrow("SELECT * FROM audit_log")
+    assert (str(entry["event_id"]), entry["app_id"], entry["actor_username"]) == (
+        event["id"],
+        app["_id"],
+        "math.bar",
+    )
+    assert secret not in entry["data"]
+
+
+async def test_broker_outage_loses_no_event(
+    stack: Stack, observer: Observer, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    base = await stack.serve()
+    await stack.start("audit", "consume", "audit")
+    await create_over_http(base, admin, 1)
+    await observer.wait_for(1)
+
+    async with broker_stopped():
+        apps = await create_over_http(base, admin, 50)  # every create still succeeds
+        assert await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 50
+
+    messages = await observer.wait_for(51, timeout=60)
+    subjects = {body_of(m)["subject"] for m in messages}
+    assert {app["_id"] for app in apps} <= subjects
+
+    async def all_audited() -> bool:
+        return await db.fetchval("SELECT count(DISTINCT event_id) FROM audit_log") == 51
+
+    await eventually(all_audited, timeout=60)
+
+
+async def test_relay_killed_mid_batch_loses_nothing_and_audit_counts_once(
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    admin: dict[str, str],
+    db: asyncpg.Connection,
+) -> None:
+    principal = Principal(admin["X-User-Id"], "math.bar")
+    total = 2000
+    body = {"name": "bulk", "active": True, "redirectUri": "https://a.test"}
+    for _ in range(total // 50):
+        await asyncio.gather(
+            *(create_app(sessions, principal, body, RedirectUriPolicy.RFC6749) for _ in range(50))
+        )
+    stack.env["RELAY_BATCH_SIZE"] = "20"
+    await stack.start("audit", "consume", "audit")
+    await stack.start("relay", "relay")
+
+    async def some_published() -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"))
+
+    await eventually(some_published)
+    stack.kill("relay")
+    published = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+    assert 0 < published < total, "the kill should land while events are still pending"
+
+    await stack.start("relay-again", "relay")
+
+    async def all_published() -> bool:
+        return await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+    await eventually(all_published, timeout=60)
+    event_ids = {e["event_id"] for e in await db.fetch("SELECT event_id FROM outbox")}
+    assert len(event_ids) == total
+
+    async def audit_complete() -> bool:
+        return await db.fetchval("SELECT count(*) FROM audit_log") >= total
+
+    await eventually(audit_complete, timeout=60)
+    assert await db.fetchval("SELECT count(*) FROM audit_log") == total
+    assert {r["event_id"] for r in await db.fetch("SELECT event_id FROM audit_log")} == event_ids
+    messages = await observer.wait_for(total, timeout=60)  # at least once: duplicates allowed
+    assert {uuid.UUID(str(body_of(m)["id"])) for m in messages} <= event_ids
+
+
+async def test_poison_message_is_dead_lettered_and_consuming_goes_on(
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    admin: dict[str, str],
+    db: asyncpg.Connection,
+) -> None:
+    await stack.start("audit", "consume", "audit")
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(settings.events_exchange)
+        await exchange.publish(aio_pika.Message(b"{not json"), "oauth_app.created")
+    [dead] = await collect(settings.amqp_url, f"{settings.events_exchange}.audit.dlq", 1)
+    assert dead.body == b"{not json"
+
+    base = await stack.serve()
+    await create_over_http(base, admin, 1)
+
+    async def audited() -> bool:
+        return await db.fetchval("SELECT count(*) FROM audit_log") == 1
+
+    await eventually(audited)
+
+
+async def test_rollback_publishes_nothing(
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    admin: dict[str, str],
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_event = apps.add_event
+
+    async def event_then_failure(session: AsyncSession, event: object) -> None:
+        await write_event(session, event)  # type: ignore[arg-type]
+        raise RuntimeError("the transaction fails after the outbox row was written")
+
+    await stack.start("relay", "relay")
+    client = await start_client(settings)
+    try:
+        monkeypatch.setattr(apps, "add_event", event_then_failure)
+        body = {"name": "doomed", "active": True, "redirectUri": "https://a.test"}
+        assert (await client.post(CREATE, json=body, headers=admin)).status == 500
+        monkeypatch.undo()
+        response = await client.post(CREATE, json=body | {"name": "kept"}, headers=admin)
+        assert response.status == 200
+        kept = (await response.json())["application"]
+    finally:
+        await client.close()
+    # The relay publishes in commit order: had the first event escaped, it would come first.
+    [message] = await observer.wait_for(1)
+    assert body_of(message)["subject"] == kept["_id"]
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+class Webhook:
+    """A local webhook that answers with ``status`` and records what it received."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.requests: list[tuple[dict[str, str], dict[str, object]]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((dict(request.headers), await request.json()))
+        return web.Response(status=self.status)
+
+
+async def start_webhook(status: int) -> tuple[Webhook, web.AppRunner, str]:
+    webhook = Webhook(status)
+    app = web.Application()
+    app.router.add_post("/hook", webhook.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return webhook, runner, f"http://127.0.0.1:{port}/hook"
+
+
+async def test_notification_is_posted_once_with_the_event_id(
+    stack: Stack, observer: Observer, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    webhook, runner, url = await start_webhook(204)
+    try:
+        stack.env["NOTIFY_WEBHOOK_URL"] = url
+        await stack.start("notification", "consume", "notification")
+        base = await stack.serve()
+        [app] = await create_over_http(base, admin, 1)
+        [message] = await observer.wait_for(1)
+
+        async def notified() -> bool:
+            return bool(await db.fetchval("SELECT count(*) FROM processed_events"))
+
+        await eventually(notified)
+    finally:
+        await runner.cleanup()
+    [(headers, notification)] = webhook.requests
+    event_id = body_of(message)["id"]
+    assert headers["Idempotency-Key"] == event_id
+    assert notification["eventId"] == event_id and notification["event"] == "oauth_app.created"
+    assert notification["application"] == {
+        "_id": app["_id"],
+        "name": app["name"],
+        "clientId": app["clientId"],
+    }
+    assert notification["createdBy"] == {"_id": admin["X-User-Id"], "username": "math.bar"}
+    assert str(app["clientSecret"]) not in orjson.dumps(notification).decode()
+
+
+async def test_failing_webhook_is_retried_then_dead_lettered(
+    stack: Stack, observer: Observer, settings: Settings, admin: dict[str, str]
+) -> None:
+    webhook, runner, url = await start_webhook(500)
+    try:
+        stack.env |= {"NOTIFY_WEBHOOK_URL": url, "NOTIFY_MAX_ATTEMPTS": "3"}
+        await stack.start("notification", "consume", "notification")
+        base = await stack.serve()
+        [app] = await create_over_http(base, admin, 1)
+        dlq = f"{settings.events_exchange}.notification.dlq"
+        [dead] = await collect(settings.amqp_url, dlq, 1, timeout=30)
+    finally:
+        await runner.cleanup()
+    assert body_of(dead)["subject"] == app["_id"]
+    assert len(webhook.requests) == 3
+    assert len({headers["Idempotency-Key"] for headers, _ in webhook.requests}) == 1

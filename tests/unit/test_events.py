@@ -1,0 +1,128 @@
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from service.domain.backoff import Backoff
+from service.domain.events import EventType, app_event
+from service.domain.oauth_app import Actor, OAuthApp
+from service.events.consumer import PoisonMessage, parse_event
+from service.events.relay import plan_waves, to_message
+from service.events.topology import Topology
+from service.persistence.outbox import PendingEvent
+
+NOW = datetime(2024, 1, 17, 13, 30, 41, 521000, tzinfo=UTC)
+ACTOR = Actor("JFTcMhEAFbNPfnp49", "math.bar")
+APP = OAuthApp(
+    id="65a7d68142a7e12453052d56",
+    name="test-oauth-app",
+    redirect_uri="https://testuri.com",
+    active=True,
+    client_id="bN9D5TjY8Cv8GqWfE",
+    created_at=NOW,
+    updated_at=NOW,
+    created_by=ACTOR,
+)
+
+
+def pending(seq: int, app: str) -> PendingEvent:
+    return PendingEvent(seq, uuid.uuid4(), "oauth_app.updated", app, "{}", NOW)
+
+
+def test_waves_hold_one_event_per_app_in_order() -> None:
+    events = [pending(1, "a"), pending(2, "b"), pending(3, "a"), pending(4, "c"), pending(5, "a")]
+    waves = plan_waves(events)
+    assert [[e.seq for e in wave] for wave in waves] == [[1, 2, 4], [3], [5]]
+
+
+def test_waves_of_distinct_apps_are_one_wave() -> None:
+    events = [pending(n, f"app{n}") for n in range(100)]
+    assert plan_waves(events) == [events]
+    assert plan_waves([]) == []
+
+
+def test_event_document_is_a_cloudevent_without_secret() -> None:
+    event = app_event(EventType.CREATED, APP, ACTOR, NOW)
+    assert event.document == {
+        "specversion": "1.0",
+        "id": str(event.id),
+        "source": "/oauth-apps",
+        "type": "oauth_app.created",
+        "subject": APP.id,
+        "time": "2024-01-17T13:30:41.521Z",
+        "datacontenttype": "application/json",
+        "data": {"application": APP.to_document(), "actor": ACTOR.to_document()},
+    }
+    assert "clientSecret" not in orjson.dumps(event.document).decode()
+
+
+def test_message_properties() -> None:
+    event = app_event(EventType.CREATED, APP, ACTOR, NOW)
+    body = orjson.dumps(event.document).decode()
+    message = to_message(PendingEvent(7, event.id, "oauth_app.created", APP.id, body, NOW))
+    assert message.body == body.encode()
+    assert message.content_type == "application/cloudevents+json"
+    assert message.delivery_mode == 2
+    assert message.message_id == str(event.id)
+    assert message.type == "oauth_app.created"
+    assert message.timestamp is not None
+
+
+def test_parse_event_round_trip() -> None:
+    event = app_event(EventType.CREATED, APP, ACTOR, NOW)
+    parsed = parse_event(orjson.dumps(event.document))
+    assert (parsed.id, parsed.type, parsed.subject, parsed.time) == (
+        event.id,
+        "oauth_app.created",
+        APP.id,
+        NOW,
+    )
+    assert parsed.actor == {"_id": ACTOR.id, "username": ACTOR.username}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b"{}",
+        orjson.dumps(
+            {"id": "not-a-uuid", "type": "t", "subject": "s", "time": "2024-01-01T00:00:00Z"}
+        ),
+        orjson.dumps(
+            {"id": str(uuid.uuid4()), "type": "t", "subject": "s", "time": "x", "data": {}}
+        ),
+        orjson.dumps(
+            {
+                "id": str(uuid.uuid4()),
+                "type": "t",
+                "subject": "s",
+                "time": "2024-01-01T00:00:00Z",
+                "data": {"application": {}, "actor": {}},
+            }
+        ),
+    ],
+)
+def test_parse_event_refuses_poison(body: bytes) -> None:
+    with pytest.raises(PoisonMessage):
+        parse_event(body)
+
+
+def test_backoff_doubles_to_the_cap_and_resets() -> None:
+    backoff = Backoff(initial=1.0, cap=8.0)
+    delays = [backoff.next_delay() for _ in range(6)]
+    ceilings = [1, 2, 4, 8, 8, 8]
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    backoff.reset()
+    assert backoff.next_delay() <= 1.0
+
+
+def test_topology_names_follow_the_exchange() -> None:
+    topology = Topology("oauth_apps")
+    assert topology.audit.name == "oauth_apps.audit"
+    assert topology.audit.routing_keys == ("oauth_app.*",)
+    assert topology.notification.name == "oauth_apps.notification"
+    assert topology.notification.routing_keys == ("oauth_app.created",)
+    assert topology.audit.dead_letter_queue == "oauth_apps.audit.dlq"
+    assert topology.dead_letter_exchange == "oauth_apps.dlx"
