@@ -79,7 +79,7 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """A raw connection to the test database, with every table emptied first."""
     connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
     await connection.execute(
-        "TRUNCATE oauth_apps, outbox, users, audit_log, processed_events CASCADE"
+        "TRUNCATE oauth_apps, outbox, users, audit_log, processed_events, idempotency_keys CASCADE"
     )
     yield connection
     await connection.close()

@@ -11,7 +11,8 @@ from aiohttp.typedefs import Handler
 
 from service.api.bodies import body_too_large
 from service.api.responses import ApiError, json_response, typed_error
-from service.domain.errors import AppNotFound, InvalidParams, RuleViolation
+from service.domain.errors import AppNotFound, InvalidParams, InvalidQuery, RuleViolation
+from service.domain.idempotency import IdempotencyError
 from service.logs import request_id_var
 from service.persistence.database import is_database_unavailable
 
@@ -53,6 +54,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return typed_error(
             400, error.error_type, error.message, details={"method": error.method}
         ).response()
+    except InvalidQuery as error:
+        body = {"success": False, "errorType": "error-invalid-params", "error": error.message}
+        return json_response(body, 400)
+    except IdempotencyError as error:
+        return typed_error(error.status, error.error_type, error.message).response()
     except AppNotFound:
         return json_response({"success": False, "error": "OAuth app not found."}, 400)
     except web.HTTPRequestEntityTooLarge:

@@ -25,5 +25,13 @@ class RuleViolation(DomainError):
         self.method = method
 
 
+class InvalidQuery(DomainError):
+    """A query string that the endpoint does not accept (``error-invalid-params``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class AppNotFound(DomainError):
     """No OAuth app matches the given identifier."""

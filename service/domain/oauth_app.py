@@ -69,13 +69,15 @@ class OAuthApp:
     def with_fields(self, fields: AppFields, actor: Actor, now: datetime) -> OAuthApp:
         """Return this app changed by an update."""
         return replace(
-            self,
+            self.touched(actor, now),
             name=fields.name,
             redirect_uri=fields.redirect_uri,
             active=fields.active,
-            updated_at=now,
-            updated_by=actor,
         )
+
+    def touched(self, actor: Actor, now: datetime) -> OAuthApp:
+        """Return this app marked as changed by ``actor`` at ``now``."""
+        return replace(self, updated_at=now, updated_by=actor)
 
     def to_document(self, client_secret: str | None = None) -> dict[str, Any]:
         """Return the app in Rocket.Chat's key order; the secret only when given."""
@@ -109,12 +111,19 @@ def format_timestamp(moment: datetime) -> str:
     )
 
 
+def app_not_found(method: str) -> RuleViolation:
+    """Return Rocket.Chat's error for an unknown ``appId``."""
+    return RuleViolation("error-application-not-found", "Application not found", method)
+
+
 def check_app_fields(
-    body: dict[str, str | bool], policy: RedirectUriPolicy, method: str
+    body: dict[str, str | bool], policy: RedirectUriPolicy, method: str, app_found: bool = True
 ) -> AppFields:
     """Apply the checks of Rocket.Chat's ``addOAuthApp``/``updateOAuthApp``, then ours.
 
     ``body`` is a schema-validated body, so the three fields have their types.
+    ``app_found`` is for update, which looks the app up after the blank checks
+    and before parsing the redirect list, as Rocket.Chat does.
     """
     name, redirect_uri, active = body["name"], body["redirectUri"], body["active"]
     assert isinstance(name, str) and isinstance(redirect_uri, str) and isinstance(active, bool)
@@ -129,6 +138,8 @@ def check_app_fields(
         raise invalid_name()
     if js_trim(redirect_uri) == "":
         raise invalid_uri()
+    if not app_found:
+        raise app_not_found(method)
     redirect_uri = parse_uri_list(redirect_uri)
     if redirect_uri == "":
         raise invalid_uri()

@@ -24,7 +24,7 @@ from service.config import Settings
 from service.domain.backoff import Backoff
 from service.events.topology import Topology, declare
 from service.events.waiting import wait_any
-from service.persistence import outbox
+from service.persistence import idempotency, outbox
 from service.persistence.database import create_engine
 from service.persistence.outbox import PendingEvent
 
@@ -179,9 +179,14 @@ class Relay:
         now = time.monotonic()
         if now >= self._next_purge:
             self._next_purge = now + self._config.purge_interval
+            # The one periodic job of the service rides along: expired idempotency keys.
             purged = await outbox.purge_published(connection, self._config.retention)
-            if purged:
-                log.info("purged published events", extra={"fields": {"count": purged}})
+            expired = await idempotency.purge_expired(connection)
+            if purged or expired:
+                log.info(
+                    "housekeeping",
+                    extra={"fields": {"published_events": purged, "idempotency_keys": expired}},
+                )
 
 
 def _describe(error: BaseException) -> str:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.accounts import Principal
+from service.domain.errors import AppNotFound
 from service.domain.events import EventType, app_event
+from service.domain.idempotency import IdempotentRequest, idempotent_request
 from service.domain.ids import hash_token, object_id, random_id, random_secret
-from service.domain.oauth_app import CREATE_SCHEMA, OAuthApp, check_app_fields, utc_now
+from service.domain.oauth_app import (
+    APP_ID_SCHEMA,
+    CREATE_SCHEMA,
+    UPDATE_SCHEMA,
+    AppFields,
+    OAuthApp,
+    app_not_found,
+    check_app_fields,
+    utc_now,
+)
+from service.domain.pagination import Page
 from service.domain.redirect_uris import RedirectUriPolicy
-from service.persistence import apps
+from service.persistence import apps, idempotency
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +37,43 @@ class IssuedApp:
     client_secret: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayedApp:
+    """The stored answer to an earlier request with the same ``Idempotency-Key``."""
+
+    document: dict[str, Any]
+
+
 async def create_app(
     sessions: async_sessionmaker[AsyncSession],
     principal: Principal,
     body: object,
     policy: RedirectUriPolicy,
-) -> IssuedApp:
+    idempotency_key: str | None = None,
+) -> IssuedApp | ReplayedApp:
     """Validate ``body`` like Rocket.Chat's ``oauth-apps.create``; store the app and its event."""
     fields = check_app_fields(CREATE_SCHEMA.validate(body), policy, "addOAuthApp")
+    if idempotency_key is None:
+        return await _insert_app(sessions, principal, fields, None)
+    request = idempotent_request(principal.id, idempotency_key, body)
+    async with sessions.begin() as session:
+        stored = await idempotency.reserve(session, request, utc_now())
+    if stored is not None:
+        return ReplayedApp(stored)
+    try:
+        return await _insert_app(sessions, principal, fields, request)
+    except BaseException:
+        # Free the key so the client can retry; shielded so a cancelled request still does.
+        await asyncio.shield(_release(sessions, request))
+        raise
+
+
+async def _insert_app(
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    fields: AppFields,
+    request: IdempotentRequest | None,
+) -> IssuedApp:
     now = utc_now()
     secret = random_secret()
     app = OAuthApp(
@@ -45,4 +89,94 @@ async def create_app(
     async with sessions.begin() as session:
         await apps.insert_app(session, app, hash_token(secret))
         await apps.add_event(session, app_event(EventType.CREATED, app, principal.actor, now))
+        if request is not None:
+            await idempotency.complete(session, request, app.id, app.to_document())
     return IssuedApp(app, secret)
+
+
+async def _release(sessions: async_sessionmaker[AsyncSession], request: IdempotentRequest) -> None:
+    async with sessions.begin() as session:
+        await idempotency.release(session, request)
+
+
+async def list_apps(
+    sessions: async_sessionmaker[AsyncSession], query: Mapping[str, str]
+) -> tuple[list[OAuthApp], Page, int]:
+    """Return one page of apps, newest first, the page and the total."""
+    page = Page.from_query(query)
+    async with sessions() as session:
+        found, total = await apps.list_apps(session, page.offset, page.count)
+    return found, page, total
+
+
+async def get_app(
+    sessions: async_sessionmaker[AsyncSession], *, app_id: str | None, client_id: str | None
+) -> OAuthApp:
+    """Return the app with this ``_id`` or ``clientId``."""
+    async with sessions() as session:
+        app = await apps.find_app(session, app_id=app_id, client_id=client_id)
+    if app is None:
+        raise AppNotFound()
+    return app
+
+
+async def update_app(
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    body: object,
+    policy: RedirectUriPolicy,
+) -> OAuthApp:
+    """Change an app like Rocket.Chat's ``updateOAuthApp``; write ``oauth_app.updated``."""
+    valid = UPDATE_SCHEMA.validate(body)
+    app_id = valid["appId"]
+    assert isinstance(app_id, str)
+    async with sessions.begin() as session:
+        # Locked until commit, so that concurrent changes of one app queue up in order.
+        current = await apps.find_app(session, app_id=app_id, lock=True)
+        fields = check_app_fields(valid, policy, "updateOAuthApp", app_found=current is not None)
+        assert current is not None
+        now = utc_now()
+        updated = current.with_fields(fields, principal.actor, now)
+        await apps.save_app(session, updated)
+        await apps.add_event(session, app_event(EventType.UPDATED, updated, principal.actor, now))
+    return updated
+
+
+async def delete_app(
+    sessions: async_sessionmaker[AsyncSession], principal: Principal, body: object
+) -> None:
+    """Delete an app; ``oauth_app.deleted`` carries it as it was."""
+    app_id = _app_id(body)
+    async with sessions.begin() as session:
+        current = await apps.find_app(session, app_id=app_id, lock=True)
+        if current is None:
+            raise app_not_found("deleteOAuthApp")
+        await apps.delete_app(session, app_id)
+        await apps.add_event(
+            session, app_event(EventType.DELETED, current, principal.actor, utc_now())
+        )
+
+
+async def rotate_secret(
+    sessions: async_sessionmaker[AsyncSession], principal: Principal, body: object
+) -> IssuedApp:
+    """Replace an app's secret; the new one is shown once, the event carries neither."""
+    app_id = _app_id(body)
+    secret = random_secret()
+    async with sessions.begin() as session:
+        current = await apps.find_app(session, app_id=app_id, lock=True)
+        if current is None:
+            raise app_not_found("rotateOAuthAppSecret")
+        now = utc_now()
+        rotated = current.touched(principal.actor, now)
+        await apps.replace_secret(session, rotated, hash_token(secret))
+        await apps.add_event(
+            session, app_event(EventType.SECRET_ROTATED, rotated, principal.actor, now)
+        )
+    return IssuedApp(rotated, secret)
+
+
+def _app_id(body: object) -> str:
+    app_id = APP_ID_SCHEMA.validate(body)["appId"]
+    assert isinstance(app_id, str)
+    return app_id

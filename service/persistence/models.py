@@ -148,3 +148,17 @@ class ProcessedEvent(Base):
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(Timestamp, server_default=text("now()"))
+
+
+class IdempotencyKey(Base):
+    """A create request's ``Idempotency-Key``, per user, and the answer it got."""
+
+    __tablename__ = "idempotency_keys"
+    user_id: Mapped[str] = mapped_column(String(17), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # "in_flight" or "done"
+    app_id: Mapped[str | None] = mapped_column(String(24))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

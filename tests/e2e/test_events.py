@@ -295,3 +295,69 @@ async def test_failing_webhook_is_retried_then_dead_lettered(
     assert body_of(dead)["subject"] == app["_id"]
     assert len(webhook.requests) == 3
     assert len({headers["Idempotency-Key"] for headers, _ in webhook.requests}) == 1
+
+
+async def test_every_change_is_published_in_order_without_secrets(
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    admin: dict[str, str],
+    db: asyncpg.Connection,
+) -> None:
+    await stack.start("relay", "relay")
+    await stack.start("audit", "consume", "audit")
+    client = await start_client(settings)
+    secrets = []
+    try:
+        response = await client.post(
+            CREATE,
+            json={"name": "life", "active": True, "redirectUri": "https://a.test"},
+            headers=admin,
+        )
+        app = (await response.json())["application"]
+        secrets.append(app["clientSecret"])
+        change = {
+            "appId": app["_id"],
+            "name": "renamed",
+            "active": False,
+            "redirectUri": "https://b.test",
+        }
+        updated = await (
+            await client.post("/api/v1/oauth-apps.update", json=change, headers=admin)
+        ).json()
+        rotated = await client.post(
+            "/api/v1/oauth-apps.rotateSecret", json={"appId": app["_id"]}, headers=admin
+        )
+        after_rotation = (await rotated.json())["application"]
+        secrets.append(after_rotation["clientSecret"])
+        deleted = await client.post(
+            "/api/v1/oauth-apps.delete", json={"appId": app["_id"]}, headers=admin
+        )
+        assert deleted.status == 200
+    finally:
+        await client.close()
+
+    messages = await observer.wait_for(4)
+    events = [body_of(m) for m in messages]
+    assert [m.routing_key for m in messages] == [
+        "oauth_app.created",
+        "oauth_app.updated",
+        "oauth_app.secret_rotated",
+        "oauth_app.deleted",
+    ]
+    assert [e["type"] for e in events] == [m.routing_key for m in messages]
+    applications = [e["data"]["application"] for e in events]  # type: ignore[index]
+    assert applications[0]["name"] == "life"
+    assert applications[1] == {k: v for k, v in updated.items() if k != "success"}
+    assert applications[2] == {k: v for k, v in after_rotation.items() if k != "clientSecret"}
+    assert applications[3] == applications[2]  # the deleted app as it was
+    for message in messages:
+        assert not any(secret in message.body.decode() for secret in secrets)
+
+    async def audited() -> bool:
+        return await db.fetchval("SELECT count(*) FROM audit_log") == 4
+
+    await eventually(audited)
+    rows = await db.fetch("SELECT event_type, data::text FROM audit_log ORDER BY id")
+    assert [r["event_type"] for r in rows] == [m.routing_key for m in messages]
+    assert not any(secret in r["data"] for r in rows for secret in secrets)

@@ -9,7 +9,9 @@ from service.api.bodies import read_body
 from service.api.keys import SESSIONS, SETTINGS
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
+from service.domain.errors import InvalidQuery
 from service.operations import oauth_apps
+from service.operations.oauth_apps import ReplayedApp
 
 routes = web.RouteTableDef()
 
@@ -19,8 +21,75 @@ routes = web.RouteTableDef()
 async def create(request: web.Request, principal: Principal) -> web.Response:
     """Register an app; the response is the only place its secret ever appears."""
     body = await read_body(request)
-    issued = await oauth_apps.create_app(
+    outcome = await oauth_apps.create_app(
+        request.app[SESSIONS],
+        principal,
+        body,
+        request.app[SETTINGS].redirect_uri_policy,
+        request.headers.get("Idempotency-Key"),
+    )
+    if isinstance(outcome, ReplayedApp):
+        return json_response(
+            {"application": outcome.document, "success": True},
+            headers={"Idempotent-Replayed": "true"},
+        )
+    return json_response(
+        {"application": outcome.app.to_document(outcome.client_secret), "success": True}
+    )
+
+
+@routes.get("/api/v1/oauth-apps.list")
+@authenticated(MANAGE_OAUTH_APPS)
+async def list_(request: web.Request, principal: Principal) -> web.Response:
+    """List apps, newest first, ``offset``/``count`` paged."""
+    found, page, total = await oauth_apps.list_apps(request.app[SESSIONS], request.query)
+    return json_response(
+        {
+            "oauthApps": [app.to_document() for app in found],
+            "count": len(found),
+            "offset": page.offset,
+            "total": total,
+            "success": True,
+        }
+    )
+
+
+@routes.get("/api/v1/oauth-apps.get")
+@authenticated()
+async def get(request: web.Request, principal: Principal) -> web.Response:
+    """Return one app by ``_id`` or ``clientId`` (exactly one of them)."""
+    app_id, client_id = request.query.get("_id"), request.query.get("clientId")
+    if (app_id is None) == (client_id is None) or set(request.query) - {"_id", "clientId"}:
+        raise InvalidQuery("must have exactly one of the query parameters '_id' or 'clientId'")
+    app = await oauth_apps.get_app(request.app[SESSIONS], app_id=app_id, client_id=client_id)
+    return json_response({"oauthApp": app.to_document(), "success": True})
+
+
+@routes.post("/api/v1/oauth-apps.update")
+@authenticated(MANAGE_OAUTH_APPS)
+async def update(request: web.Request, principal: Principal) -> web.Response:
+    """Change an app's name, redirect URIs and active flag."""
+    body = await read_body(request)
+    app = await oauth_apps.update_app(
         request.app[SESSIONS], principal, body, request.app[SETTINGS].redirect_uri_policy
+    )
+    return json_response(app.to_document() | {"success": True})
+
+
+@routes.post("/api/v1/oauth-apps.delete")
+@authenticated(MANAGE_OAUTH_APPS)
+async def delete(request: web.Request, principal: Principal) -> web.Response:
+    """Delete an app."""
+    await oauth_apps.delete_app(request.app[SESSIONS], principal, await read_body(request))
+    return json_response({"success": True})
+
+
+@routes.post("/api/v1/oauth-apps.rotateSecret")
+@authenticated(MANAGE_OAUTH_APPS)
+async def rotate_secret(request: web.Request, principal: Principal) -> web.Response:
+    """Replace an app's secret and show the new one, this once."""
+    issued = await oauth_apps.rotate_secret(
+        request.app[SESSIONS], principal, await read_body(request)
     )
     return json_response(
         {"application": issued.app.to_document(issued.client_secret), "success": True}

@@ -1,0 +1,63 @@
+"""``Idempotency-Key`` rules for create (SPEC 4.6)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import orjson
+
+from service.domain.errors import DomainError
+
+KEY_LIFETIME = timedelta(hours=24)
+# A reservation whose request never finished (its process died) is taken over after this.
+ABANDONED_AFTER = timedelta(seconds=60)
+_VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+
+
+class IdempotencyError(DomainError):
+    """A key that cannot be used for this request."""
+
+    status = 400
+    error_type = "invalid-params"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidIdempotencyKey(IdempotencyError):
+    """The header is not 1-255 printable ASCII characters."""
+
+
+class IdempotencyKeyReused(IdempotencyError):
+    """The key was used before with another body."""
+
+    status = 422
+    error_type = "error-idempotency-key-reused"
+
+
+class IdempotencyKeyInFlight(IdempotencyError):
+    """The first request with this key has not finished."""
+
+    status = 409
+    error_type = "error-idempotency-key-in-flight"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """A create request identified by its caller, key and body."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+
+
+def idempotent_request(user_id: str, key: str, body: object) -> IdempotentRequest:
+    """Check the key and fingerprint the parsed body (key order and spacing do not matter)."""
+    if not _VALID_KEY.fullmatch(key):
+        raise InvalidIdempotencyKey("Idempotency-Key must be 1 to 255 printable ASCII characters")
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return IdempotentRequest(user_id, key, hashlib.sha256(canonical).hexdigest())
