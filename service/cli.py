@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 import orjson
+from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import ConfigError, Settings, parse_port, report_config_error
@@ -104,6 +105,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return serve_workers(settings, with_relay, args.workers)
         run(lambda: serve_http(settings, with_relay))
         return 0
+    if args.command in ("relay", "consume") and settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.host)
     if args.command == "relay":
         run(lambda: run_until_stopped(Relay.from_settings(settings).run))
         return 0

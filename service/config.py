@@ -53,6 +53,9 @@ class Settings:
     notify_webhook_url: str | None = None
     notify_max_attempts: int = 5
     relay_batch_size: int = 500
+    metrics_port: int | None = None  # relay and consumers serve /metrics here when set
+    rate_limit_calls: int = 10  # 0 switches the limiter off
+    rate_limit_interval: float = 60.0
     redirect_uri_policy: RedirectUriPolicy = RedirectUriPolicy.RFC6749
     log_level: str = "INFO"
 
@@ -83,6 +86,13 @@ class Settings:
             notify_webhook_url=webhook,
             notify_max_attempts=_parse_positive_int(
                 "NOTIFY_MAX_ATTEMPTS", env.get("NOTIFY_MAX_ATTEMPTS", "5")
+            ),
+            metrics_port=parse_port(env["METRICS_PORT"], "METRICS_PORT")
+            if env.get("METRICS_PORT")
+            else None,
+            rate_limit_calls=_parse_count("RATE_LIMIT_CALLS", env.get("RATE_LIMIT_CALLS", "10")),
+            rate_limit_interval=_parse_positive_int(
+                "RATE_LIMIT_INTERVAL_SECONDS", env.get("RATE_LIMIT_INTERVAL_SECONDS", "60")
             ),
             relay_batch_size=_parse_positive_int(
                 "RELAY_BATCH_SIZE", env.get("RELAY_BATCH_SIZE", "500")
@@ -116,8 +126,14 @@ def parse_port(raw: str, variable: str) -> int:
     return int(raw)
 
 
+def _parse_count(variable: str, raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit():
+        raise ConfigError(variable, f"{raw!r} is not a non-negative integer")
+    return int(raw)
+
+
 def _parse_positive_int(variable: str, raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
+    if _parse_count(variable, raw) < 1:
         raise ConfigError(variable, f"{raw!r} is not a positive integer")
     return int(raw)
 

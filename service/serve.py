@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from multiprocessing.connection import wait
 from typing import Any, TypeVar, cast
@@ -14,6 +17,7 @@ import uvloop
 from aiohttp import web
 
 from service.api.app import create_app
+from service.api.middlewares import JsonAccessLogger
 from service.config import ConfigError, Settings, report_config_error
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,11 @@ async def wait_for_stop_signal() -> None:
 
 async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = False) -> None:
     """Serve until SIGTERM, then stop accepting and let in-flight requests finish."""
-    runner = web.AppRunner(create_app(settings, with_relay), shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(
+        create_app(settings, with_relay),
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        access_log_class=JsonAccessLogger,
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
@@ -75,6 +83,9 @@ def _worker(settings: Settings, with_relay: bool) -> None:
 
 def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
     """Run ``workers`` processes on one port; forward SIGTERM; exit 0 when all did."""
+    # Workers share their metrics through files in this directory (prometheus multiprocess).
+    metrics_dir = tempfile.mkdtemp(prefix="oauth-apps-metrics-")
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_worker, args=(settings, with_relay), name=f"worker-{n}")
@@ -97,4 +108,5 @@ def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
             process.join()
             if process.exitcode != 0:
                 stop_all()  # one worker failing (bad configuration) takes the others down
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0 if all(process.exitcode == 0 for process in processes) else 1

@@ -10,9 +10,10 @@ from aiohttp import web
 
 from service.api.bodies import MAX_BODY_BYTES
 from service.api.handlers import accounts, oauth_apps, operations
-from service.api.keys import ENGINE, LOGIN_THROTTLE, SESSIONS, SETTINGS
-from service.api.middlewares import error_middleware, request_id_middleware
+from service.api.keys import ENGINE, LOGIN_THROTTLE, RATE_LIMITER, SESSIONS, SETTINGS
+from service.api.middlewares import error_middleware, metrics_middleware, request_id_middleware
 from service.config import Settings
+from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
 from service.events.relay import Relay
 from service.operations.accounts import ensure_user
@@ -27,10 +28,11 @@ def create_app(settings: Settings, with_relay: bool = False) -> web.Application:
     """Build the HTTP application; resources open at start-up and close at shutdown."""
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
     )
     app[SETTINGS] = settings
     app[LOGIN_THROTTLE] = FailureThrottle()
+    app[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_admin_bootstrap)
     if with_relay:

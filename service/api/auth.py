@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from service.api.keys import SESSIONS
-from service.api.responses import forbidden, unauthorized
-from service.domain.accounts import Principal
+from service.api.keys import RATE_LIMITER, SESSIONS
+from service.api.responses import forbidden, too_many_requests, unauthorized
+from service.domain.accounts import BYPASS_RATE_LIMIT, Principal
 from service.operations import accounts
 
 AuthenticatedHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
@@ -26,7 +26,10 @@ def credentials(request: web.Request) -> tuple[str, str]:
 
 
 def authenticated(permission: str | None = None) -> Callable[[AuthenticatedHandler], Handler]:
-    """Require a logged-in caller (401) holding ``permission`` when one is given (403)."""
+    """Require a logged-in caller (401) holding ``permission`` when one is given (403).
+
+    Callers without ``api-bypass-rate-limit`` are rate limited per route (429).
+    """
 
     def decorate(handler: AuthenticatedHandler) -> Handler:
         @functools.wraps(handler)
@@ -37,7 +40,16 @@ def authenticated(permission: str | None = None) -> Callable[[AuthenticatedHandl
                 raise unauthorized()
             if permission is not None and not principal.can(permission):
                 raise forbidden()
-            return await handler(request, principal)
+            if principal.can(BYPASS_RATE_LIMIT) or not request.app[RATE_LIMITER].calls:
+                return await handler(request, principal)
+            decision = request.app[RATE_LIMITER].hit(f"{request.path} {principal.id}")
+            if not decision.allowed:
+                error = too_many_requests(decision.retry_after)
+                error.headers = dict(error.headers or {}) | decision.headers()
+                raise error
+            response = await handler(request, principal)
+            response.headers.update(decision.headers())
+            return response
 
         return wrapper
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
+from aiohttp.web_request import BaseRequest
 
 from service.api.bodies import body_too_large
+from service.api.keys import ENGINE
 from service.api.responses import ApiError, json_response, typed_error
 from service.domain.errors import AppNotFound, InvalidParams, InvalidQuery, RuleViolation
 from service.domain.idempotency import IdempotencyError
 from service.logs import request_id_var
+from service.metrics import DB_POOL_IN_USE, HTTP_LATENCY, HTTP_REQUESTS
 from service.persistence.database import is_database_unavailable
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 # Ids from proxies (UUIDs, trace ids) are reused; anything else is replaced, so a
 # caller cannot inject arbitrary text into the logs.
 _WELL_FORMED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -29,6 +35,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     """Tag the request and its log lines with an id, returned as ``X-Request-Id``."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = incoming if _WELL_FORMED_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID_KEY] = request_id  # the access log runs after the context is reset
     token = request_id_var.set(request_id)
     try:
         response = await handler(request)
@@ -39,6 +46,40 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         # Responses carry tokens and secrets: no cache may keep them.
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time requests by route (the route's pattern, not the raw path)."""
+    started = time.perf_counter()
+    response = await handler(request)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    HTTP_REQUESTS.labels(route, request.method, str(response.status)).inc()
+    HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+    if ENGINE in request.app:
+        DB_POOL_IN_USE.set(getattr(request.app[ENGINE].pool, "checkedout", lambda: 0)())
+    return response
+
+
+class JsonAccessLogger(AbstractAccessLogger):
+    """One JSON line per request; the path only, never the query string or headers."""
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        """Write the access log line."""
+        self.logger.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": request.get(REQUEST_ID_KEY),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status,
+                    "duration_ms": round(time * 1000, 2),
+                    "remote": request.remote,
+                }
+            },
+        )
 
 
 @web.middleware

@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from service.domain.backoff import Backoff
 from service.events.topology import QueueSpec, Topology, declare
 from service.events.waiting import wait_any
+from service.metrics import CONSUMER_MESSAGES
 from service.persistence.database import is_database_unavailable
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class Consumer:
                 extra={"fields": fields | {"error": str(error)}},
             )
             await message.reject(requeue=False)
+            self._count("dead_lettered")
             return
         retry = Backoff(initial=0.2, cap=5.0)
         while True:
@@ -149,6 +151,7 @@ class Consumer:
             except GiveUp as error:
                 log.error("dead-lettering event", extra={"fields": fields | {"error": str(error)}})
                 await message.reject(requeue=False)
+                self._count("dead_lettered")
                 return
             except Exception as error:
                 if is_database_unavailable(error) and not stop.is_set():
@@ -159,9 +162,14 @@ class Consumer:
                 log.exception("event failed, requeueing", extra={"fields": fields})
                 await wait_any(stop, timeout=retry.next_delay())
                 await message.nack(requeue=True)
+                self._count("redelivered")
                 return
             await message.ack()
+            self._count("acked")
             return
+
+    def _count(self, outcome: str) -> None:
+        CONSUMER_MESSAGES.labels(self._handler.name, outcome).inc()
 
 
 def _future_done(future: asyncio.Future[Any]) -> asyncio.Event:

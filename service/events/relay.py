@@ -24,6 +24,7 @@ from service.config import Settings
 from service.domain.backoff import Backoff
 from service.events.topology import Topology, declare
 from service.events.waiting import wait_any
+from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED
 from service.persistence import idempotency, outbox
 from service.persistence.database import create_engine
 from service.persistence.outbox import PendingEvent
@@ -166,8 +167,12 @@ class Relay:
                 if not isinstance(result, BaseException)
             ]
             await outbox.mark_published(connection, confirmed)
+            for event, result in zip(wave, results, strict=True):
+                if not isinstance(result, BaseException):
+                    EVENTS_PUBLISHED.labels(event.event_type).inc()
             failures = [result for result in results if isinstance(result, BaseException)]
             if failures:
+                EVENTS_PUBLISH_FAILED.inc(len(failures))
                 raise PublishFailed(
                     f"{len(failures)} of {len(wave)} events not confirmed: {_describe(failures[0])}"
                 )

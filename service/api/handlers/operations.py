@@ -1,15 +1,83 @@
-"""Endpoints for operators: liveness."""
+"""Endpoints for operators: liveness, readiness, metrics, the OpenAPI document."""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import functools
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
 
+import aio_pika
+from aiohttp import web
+from sqlalchemy import text
+
+from service.api.keys import ENGINE, SETTINGS
+from service.api.metrics_view import render_metrics
 from service.api.responses import json_response
 
 routes = web.RouteTableDef()
+
+CHECK_TIMEOUT = 2.0
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[1] / "openapi.json"
 
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     """Answer while the process serves requests; checks no dependency."""
     return json_response({"status": "ok"})
+
+
+@routes.get("/ready")
+async def ready(request: web.Request) -> web.Response:
+    """Answer 200 when PostgreSQL and RabbitMQ are reachable, else 503 naming what is down."""
+    database, broker = await asyncio.gather(
+        _check(_database_answers(request)), _check(_broker_answers(request))
+    )
+    checks = {"database": database, "broker": broker}
+    down = sorted(name for name, problem in checks.items() if problem)
+    body = {
+        "status": "unavailable" if down else "ok",
+        "checks": {name: problem or "ok" for name, problem in checks.items()},
+    }
+    if down:
+        body["reason"] = f"{' and '.join(down)} unreachable"
+    return json_response(body, 503 if down else 200)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format."""
+    body, content_type = await render_metrics(request.app)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of this API."""
+    return web.Response(body=_openapi_document(), content_type="application/json")
+
+
+@functools.cache
+def _openapi_document() -> bytes:
+    return OPENAPI_DOCUMENT.read_bytes()
+
+
+async def _check(probe: Coroutine[Any, Any, None]) -> str | None:
+    try:
+        await asyncio.wait_for(probe, CHECK_TIMEOUT)
+    except Exception as error:  # any failure means "not ready"; the reason is reported
+        return f"{type(error).__name__}: {error}".splitlines()[0][:200]
+    return None
+
+
+async def _database_answers(request: web.Request) -> None:
+    async with request.app[ENGINE].connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def _broker_answers(request: web.Request) -> None:
+    connection = await aio_pika.connect(request.app[SETTINGS].amqp_url, timeout=CHECK_TIMEOUT)
+    await connection.close()

@@ -1,0 +1,38 @@
+"""Prometheus metrics of every process; with several workers, in multiprocess mode.
+
+``serve --workers N`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start, so
+these objects write to shared files and any worker's ``/metrics`` shows the sum.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "oauth_apps_http_requests_total",
+    "HTTP requests by route, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "oauth_apps_http_request_duration_seconds",
+    "HTTP request latency by route.",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+DB_POOL_IN_USE = Gauge(
+    "oauth_apps_db_pool_connections_in_use",
+    "Database connections checked out of this process's pool.",
+    multiprocess_mode="livesum",
+)
+EVENTS_PUBLISHED = Counter(
+    "oauth_apps_events_published_total", "Events confirmed by RabbitMQ.", ["type"]
+)
+EVENTS_PUBLISH_FAILED = Counter(
+    "oauth_apps_events_publish_failures_total",
+    "Events not confirmed (nack, return, timeout, lost connection); they stay in the outbox.",
+)
+CONSUMER_MESSAGES = Counter(
+    "oauth_apps_consumer_messages_total",
+    "Messages handled by a consumer, by outcome (acked, duplicate, redelivered, dead_lettered).",
+    ["consumer", "outcome"],
+)
