@@ -10,6 +10,7 @@ from service.domain.errors import RuleViolation
 from service.domain.jsvalues import js_trim
 from service.domain.redirect_uris import RedirectUriPolicy, parse_uri_list, policy_problem
 from service.domain.schema import ObjectSchema
+from service.domain.text import text_problem
 
 MAX_NAME_LENGTH = 200
 MAX_REDIRECT_URIS = 10
@@ -145,11 +146,11 @@ def check_app_fields(
         raise invalid_uri()
 
     # Beyond Rocket.Chat: what PostgreSQL can store, sane bounds, then the policy.
-    if problem := _text_problem(name):
+    if problem := text_problem(name):
         raise invalid_name(f": {problem}")
     if len(name) > MAX_NAME_LENGTH:
         raise invalid_name(f": longer than {MAX_NAME_LENGTH} characters")
-    if problem := _text_problem(redirect_uri):
+    if problem := text_problem(redirect_uri):
         raise invalid_uri(f": {problem}")
     uris = redirect_uri.split(",") if "," in redirect_uri else [redirect_uri]
     if len(uris) > MAX_REDIRECT_URIS:
@@ -162,13 +163,3 @@ def check_app_fields(
         if problem := policy_problem(uri, policy):
             raise invalid_uri(f": '{uri}' {problem}")
     return AppFields(name=name, redirect_uri=redirect_uri, active=active)
-
-
-def _text_problem(value: str) -> str | None:
-    if "\x00" in value:
-        return "must not contain NUL characters"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode (lone surrogate)"
-    return None

@@ -17,5 +17,5 @@ def verify_password(password_hash: str, password: str) -> bool:
     """Tell whether ``password`` matches ``password_hash``."""
     try:
         return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):
         return False

@@ -13,6 +13,7 @@ from service.domain.accounts import LOGIN_TOKEN_LIFETIME, Principal, UserProfile
 from service.domain.ids import hash_token, random_id, random_secret
 from service.domain.oauth_app import utc_now
 from service.domain.passwords import hash_password, verify_password
+from service.domain.text import storable
 from service.persistence import accounts
 
 
@@ -44,8 +45,10 @@ async def login(
     sessions: async_sessionmaker[AsyncSession], login_name: str, password: str
 ) -> tuple[IssuedToken, UserProfile] | None:
     """Check a password and issue a login token that expires; None on wrong credentials."""
-    async with sessions() as session:
-        credentials = await accounts.find_credentials(session, login_name)
+    credentials = None
+    if storable(login_name):  # a name PostgreSQL cannot hold belongs to no user
+        async with sessions() as session:
+            credentials = await accounts.find_credentials(session, login_name)
     # Argon2 takes tens of milliseconds of CPU: keep it off the event loop. Unknown
     # users are checked against a dummy hash so timing does not reveal which names exist.
     matches = await asyncio.to_thread(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.events import AppEvent
 from service.domain.oauth_app import Actor, OAuthApp
+from service.domain.text import storable
 from service.persistence.models import OAuthAppRow, OutboxEvent
 
 _APP_COLUMNS = (
@@ -80,6 +81,8 @@ async def find_app(
     lock: bool = False,
 ) -> OAuthApp | None:
     """Return the app with this ``_id`` or ``clientId``; ``lock`` holds it until commit."""
+    if not all(storable(value) for value in (app_id, client_id) if value is not None):
+        return None  # no app has such an identifier, and PostgreSQL could not compare it
     statement = select(*_APP_COLUMNS)
     if app_id is not None:
         statement = statement.where(OAuthAppRow.id == app_id)

@@ -100,3 +100,132 @@ async def test_request_id_is_returned_and_reused(client: Client) -> None:
     assert response.headers["X-Request-Id"] == "trace-abc.123"
     response = await client.get("/health", headers={"X-Request-Id": "bad id\twith spaces"})
     assert response.headers["X-Request-Id"] != "bad id\twith spaces"
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "\ud800"])
+async def test_unstorable_text_in_lookups_is_not_a_500(
+    client: Client, admin: dict[str, str], text: str
+) -> None:
+    # Regression: found by the fuzz run (NUL in ?_id= reached PostgreSQL and gave a 500).
+    response = await client.get("/api/v1/oauth-apps.get", params={"_id": text}, headers=admin)
+    assert (response.status, (await response.json())["error"]) == (400, "OAuth app not found.")
+    body = {"appId": text, "name": "n", "active": True, "redirectUri": "https://a.test"}
+    for route in ("update", "delete", "rotateSecret"):
+        response = await client.post(
+            f"/api/v1/oauth-apps.{route}",
+            json=body if route == "update" else {"appId": text},
+            headers=admin,
+        )
+        assert response.status == 400
+        assert (await response.json())["errorType"] == "error-application-not-found"
+    response = await client.post("/api/v1/login", json={"user": text, "password": text})
+    assert response.status == 401
+
+
+async def test_hostile_requests_never_5xx_and_change_nothing(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    async def counts() -> tuple[int, int, int]:
+        row = await db.fetchrow(
+            "SELECT (SELECT count(*) FROM oauth_apps), (SELECT count(*) FROM outbox),"
+            " (SELECT count(*) FROM login_tokens)"
+        )
+        return row[0], row[1], row[2]
+
+    before = await counts()
+    json_headers = admin | JSON
+    attempts: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", CREATE, {"data": b"x" * (5 * 1024 * 1024), "headers": json_headers}),
+        (
+            "POST",
+            CREATE,
+            {
+                "data": b'{"name": "a", "name": " ", "active": true, "redirectUri": "https://a"}',
+                "headers": json_headers,
+            },
+        ),
+        (
+            "POST",
+            CREATE,
+            {
+                "data": b"name=a&name=b&active=true&redirectUri=https://a",
+                "headers": admin | {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+        ),
+        (
+            "POST",
+            CREATE,
+            {"data": b"<xml/>", "headers": admin | {"Content-Type": "application/xml"}},
+        ),
+        (
+            "POST",
+            CREATE,
+            {
+                "data": b"--b\r\n",
+                "headers": admin | {"Content-Type": "multipart/form-data; boundary=b"},
+            },
+        ),
+        (
+            "POST",
+            CREATE,
+            {"data": '{"name": "caf\u00e9"}'.encode("latin-1"), "headers": json_headers},
+        ),
+        (
+            "POST",
+            CREATE,
+            {
+                "data": b'{"name": "\\ud83d", "active": 1, "redirectUri": "https://a"}',
+                "headers": json_headers,
+            },
+        ),
+        (
+            "POST",
+            CREATE,
+            {
+                "json": {"name": "x", "active": True, "redirectUri": "javascript:alert(1)#x"},
+                "headers": admin,
+            },
+        ),
+        (
+            "POST",
+            CREATE,
+            {
+                "json": {
+                    "name": "'; DROP TABLE users;--",
+                    "active": "1",
+                    "redirectUri": "$(reboot)",
+                },
+                "headers": admin,
+            },
+        ),
+        (
+            "POST",
+            CREATE,
+            {
+                "json": {"name": "x", "active": True, "redirectUri": "https://a", "__proto__": {}},
+                "headers": admin,
+            },
+        ),
+        ("PATCH", CREATE, {"json": {}, "headers": admin}),
+        ("PUT", CREATE, {"json": {}, "headers": admin}),
+        ("DELETE", "/api/v1/oauth-apps.delete", {"headers": admin}),
+        ("GET", "/api/v1/../../etc/passwd", {}),
+        ("GET", "/api/v1/oauth-apps.get%2F..%2F..%2Fetc", {"headers": admin}),
+        ("POST", "/api/v1/oauth-apps.create%2F", {"json": {}, "headers": admin}),
+        ("GET", "/api/v1/oauth-apps.list?count=1e9&offset=-1", {"headers": admin}),
+        ("POST", "/api/v1/login", {"data": b"[" * 10000, "headers": JSON}),
+        ("POST", "/api/v1/login", {"json": {"user": ["a"], "password": {"$ne": 1}}}),
+    ]
+    for method, path, kwargs in attempts:
+        response = await client.request(method, path, **kwargs)
+        assert 400 <= response.status < 500, (method, path, response.status)
+        body = await response.json()
+        assert body.get("success") is False or body.get("status") == "error", body
+    assert await counts() == before
+
+
+async def test_oversized_header_is_refused_by_the_parser(
+    client: Client, admin: dict[str, str]
+) -> None:
+    response = await client.get("/api/v1/me", headers=admin | {"X-Padding": "a" * 100_000})
+    assert response.status in (400, 431)
