@@ -10,7 +10,6 @@ from typing import TypeVar
 
 import orjson
 from prometheus_client import start_http_server
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import ConfigError, Settings, parse_port, report_config_error
 from service.events.relay import Relay
@@ -18,7 +17,7 @@ from service.events.workers import audit_entries, consume
 from service.logs import configure_logging
 from service.operations import accounts
 from service.operations.accounts import AccountError
-from service.persistence.database import check_connection, create_engine, create_sessionmaker
+from service.persistence.database import Database, check_connection
 from service.persistence.migrations import migrate
 from service.serve import run, run_until_stopped, serve_http, serve_workers
 
@@ -114,41 +113,37 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         run(lambda: run_until_stopped(lambda stop: consume(settings, args.consumer, stop)))
         return 0
     if args.command == "audit":
-        entries = _with_sessions(
-            settings, lambda sessions: audit_entries(sessions, max(1, args.limit))
+        entries = _with_database(
+            settings, lambda db: audit_entries(db.sessions, max(1, args.limit))
         )
         for entry in entries:
             _print_json(entry)
         return 0
     if args.command == "users":
         roles = tuple(args.roles or ["user"])
-        profile = _with_sessions(
+        profile = _with_database(
             settings,
-            lambda sessions: accounts.create_user(
-                sessions, args.username, args.password, args.email, roles
-            ),
+            lambda db: accounts.create_user(db, args.username, args.password, args.email, roles),
         )
         _print_json({"_id": profile.id, "username": profile.username, "roles": list(profile.roles)})
         return 0
     if args.command == "tokens":
-        token = _with_sessions(
-            settings, lambda sessions: accounts.create_personal_token(sessions, args.username)
+        token = _with_database(
+            settings, lambda db: accounts.create_personal_token(db, args.username)
         )
         _print_json({"userId": token.user_id, "authToken": token.auth_token})
         return 0
     raise AssertionError(f"unhandled command {args.command}")
 
 
-def _with_sessions(
-    settings: Settings, use: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
-) -> T:
+def _with_database(settings: Settings, use: Callable[[Database], Awaitable[T]]) -> T:
     async def body() -> T:
-        engine = create_engine(settings.database_url, pool_size=1)
+        database = Database.connect(settings.database_url, pool_size=1)
         try:
-            await check_connection(engine)
-            return await use(create_sessionmaker(engine))
+            await check_connection(database.engine)
+            return await use(database)
         finally:
-            await engine.dispose()
+            await database.dispose()
 
     return run(body)
 

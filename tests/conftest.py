@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,14 +14,14 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.api.app import create_app
 from service.config import Settings, parse_database_url
+from service.domain.events import AppEvent
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.events.topology import Topology
-from service.operations import accounts
-from service.persistence.database import asyncpg_dsn, create_engine, create_sessionmaker
+from service.operations import accounts, oauth_apps
+from service.persistence.database import Database, asyncpg_dsn
 from service.persistence.migrations import migrate
 from tests.broker import Observer, reset_topology
 from tests.processes import Stack, service_env
@@ -67,11 +69,11 @@ def settings(database_url: URL) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A session factory on the test database."""
-    engine = create_engine(settings.database_url, pool_size=2)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The service's database access, on the test database."""
+    database = Database.connect(settings.database_url, pool_size=2)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture
@@ -100,31 +102,25 @@ async def client(settings: Settings, db: asyncpg.Connection) -> AsyncIterator[Te
     await client.close()
 
 
-async def user_headers(
-    sessions: async_sessionmaker[AsyncSession], username: str, roles: tuple[str, ...]
-) -> dict[str, str]:
+async def user_headers(database: Database, username: str, roles: tuple[str, ...]) -> dict[str, str]:
     """Create a user and return the headers that authenticate as it."""
     await accounts.create_user(
-        sessions, username, "correct horse", f"{username}@example.test", roles
+        database, username, "correct horse", f"{username}@example.test", roles
     )
-    token = await accounts.create_personal_token(sessions, username)
+    token = await accounts.create_personal_token(database, username)
     return {"X-User-Id": token.user_id, "X-Auth-Token": token.auth_token}
 
 
 @pytest.fixture
-async def admin(
-    db: asyncpg.Connection, sessions: async_sessionmaker[AsyncSession]
-) -> dict[str, str]:
+async def admin(db: asyncpg.Connection, database: Database) -> dict[str, str]:
     """Headers of a user with the admin role."""
-    return await user_headers(sessions, "math.bar", ("admin", "user"))
+    return await user_headers(database, "math.bar", ("admin", "user"))
 
 
 @pytest.fixture
-async def plain_user(
-    db: asyncpg.Connection, sessions: async_sessionmaker[AsyncSession]
-) -> dict[str, str]:
+async def plain_user(db: asyncpg.Connection, database: Database) -> dict[str, str]:
     """Headers of a user without manage-oauth-apps."""
-    return await user_headers(sessions, "plain", ("user",))
+    return await user_headers(database, "plain", ("user",))
 
 
 @pytest.fixture
@@ -149,3 +145,17 @@ async def stack(settings: Settings, db: asyncpg.Connection, tmp_path: Path) -> A
     statuses = await stack.stop_all()
     failed = {name: status for name, status in statuses.items() if status != 0}
     assert not failed, {name: stack.log(name).read_text()[-3000:] for name in failed}
+
+
+def reuse_event_id(monkeypatch: pytest.MonkeyPatch, event_id: uuid.UUID) -> None:
+    """Make the next creates write an event id that is already in the outbox.
+
+    The outbox's unique constraint then fails the create's statement after the app row
+    was written in it: a real failure inside PostgreSQL, not a mock.
+    """
+    real_app_event = oauth_apps.app_event
+
+    def clashing(*args: Any) -> AppEvent:
+        return dataclasses.replace(real_app_event(*args), id=event_id)
+
+    monkeypatch.setattr(oauth_apps, "app_event", clashing)

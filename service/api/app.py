@@ -10,14 +10,14 @@ from aiohttp import web
 
 from service.api.bodies import MAX_BODY_BYTES
 from service.api.handlers import accounts, oauth_apps, operations
-from service.api.keys import ENGINE, LOGIN_THROTTLE, RATE_LIMITER, SESSIONS, SETTINGS
+from service.api.keys import DATABASE, LOGIN_THROTTLE, RATE_LIMITER, SETTINGS
 from service.api.middlewares import error_middleware, metrics_middleware, request_id_middleware
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
 from service.events.relay import Relay
 from service.operations.accounts import ensure_user
-from service.persistence.database import check_connection, create_engine, create_sessionmaker
+from service.persistence.database import Database, check_connection
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,13 @@ def create_app(settings: Settings, with_relay: bool = False) -> web.Application:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[SETTINGS].database_url)
+    database = Database.connect(app[SETTINGS].database_url)
     try:
-        await check_connection(engine)
-        app[ENGINE] = engine
-        app[SESSIONS] = create_sessionmaker(engine)
+        await check_connection(database.engine)
+        app[DATABASE] = database
         yield
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:
@@ -69,7 +68,7 @@ async def _admin_bootstrap(app: web.Application) -> AsyncIterator[None]:
     admin = app[SETTINGS].admin
     if admin is not None:
         created = await ensure_user(
-            app[SESSIONS], admin.username, admin.password, admin.email, ("admin", "user")
+            app[DATABASE], admin.username, admin.password, admin.email, ("admin", "user")
         )
         if created:
             log.info("created admin user", extra={"fields": {"username": admin.username}})

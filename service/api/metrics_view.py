@@ -15,7 +15,7 @@ from prometheus_client import (
 )
 from sqlalchemy import func, select
 
-from service.api.keys import ENGINE
+from service.api.keys import DATABASE
 from service.persistence import outbox
 from service.persistence.models import ProcessedEvent
 
@@ -47,7 +47,7 @@ async def _database_metrics(app: web.Application) -> bytes:
         ["consumer"],
         registry=registry,
     )
-    async with app[ENGINE].connect() as connection:
+    async with app[DATABASE].autocommit.connect() as connection:
         count, age = await outbox.backlog(connection)
         rows = await connection.execute(
             select(ProcessedEvent.consumer, func.count()).group_by(ProcessedEvent.consumer)

@@ -13,7 +13,7 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 
 from service.api.bodies import body_too_large
-from service.api.keys import ENGINE
+from service.api.keys import DATABASE
 from service.api.responses import ApiError, json_response, typed_error
 from service.domain.errors import AppNotFound, InvalidParams, InvalidQuery, RuleViolation
 from service.domain.idempotency import IdempotencyError
@@ -57,8 +57,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     route = resource.canonical if resource is not None else "unmatched"
     HTTP_REQUESTS.labels(route, request.method, str(response.status)).inc()
     HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
-    if ENGINE in request.app:
-        DB_POOL_IN_USE.set(getattr(request.app[ENGINE].pool, "checkedout", lambda: 0)())
+    if DATABASE in request.app:
+        DB_POOL_IN_USE.set(getattr(request.app[DATABASE].engine.pool, "checkedout", lambda: 0)())
     return response
 
 

@@ -7,7 +7,7 @@ import functools
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.accounts import LOGIN_TOKEN_LIFETIME, Principal, UserProfile
 from service.domain.ids import hash_token, random_id, random_secret
@@ -15,6 +15,7 @@ from service.domain.oauth_app import utc_now
 from service.domain.passwords import hash_password, verify_password
 from service.domain.text import storable
 from service.persistence import accounts
+from service.persistence.database import Database
 
 
 class AccountError(Exception):
@@ -33,21 +34,19 @@ class IssuedToken:
     auth_token: str
 
 
-async def authenticate(
-    sessions: async_sessionmaker[AsyncSession], user_id: str, auth_token: str
-) -> Principal | None:
+async def authenticate(db: Database, user_id: str, auth_token: str) -> Principal | None:
     """Return the caller named by ``X-User-Id`` when ``X-Auth-Token`` is one of its live tokens."""
-    async with sessions() as session:
-        return await accounts.find_principal(session, user_id, hash_token(auth_token))
+    async with db.autocommit.connect() as connection:
+        return await accounts.find_principal(connection, user_id, hash_token(auth_token))
 
 
 async def login(
-    sessions: async_sessionmaker[AsyncSession], login_name: str, password: str
+    db: Database, login_name: str, password: str
 ) -> tuple[IssuedToken, UserProfile] | None:
     """Check a password and issue a login token that expires; None on wrong credentials."""
     credentials = None
     if storable(login_name):  # a name PostgreSQL cannot hold belongs to no user
-        async with sessions() as session:
+        async with db.sessions() as session:
             credentials = await accounts.find_credentials(session, login_name)
     # Argon2 takes tens of milliseconds of CPU: keep it off the event loop. Unknown
     # users are checked against a dummy hash so timing does not reveal which names exist.
@@ -56,7 +55,7 @@ async def login(
     )
     if not matches or credentials is None:
         return None
-    async with sessions.begin() as session:
+    async with db.sessions.begin() as session:
         token = await _issue_token(session, credentials[0], "login")
         profile = await accounts.load_profile(session, credentials[0])
     assert profile is not None
@@ -72,20 +71,20 @@ def _check_password(stored_hash: str | None, password: str) -> bool:
     return verify_password(stored_hash or _unknown_user_hash(), password)
 
 
-async def logout(sessions: async_sessionmaker[AsyncSession], user_id: str, auth_token: str) -> None:
+async def logout(db: Database, user_id: str, auth_token: str) -> None:
     """Revoke the token of this request."""
-    async with sessions.begin() as session:
+    async with db.sessions.begin() as session:
         await accounts.delete_token(session, user_id, hash_token(auth_token))
 
 
-async def profile(sessions: async_sessionmaker[AsyncSession], user_id: str) -> UserProfile | None:
+async def profile(db: Database, user_id: str) -> UserProfile | None:
     """Return the user's profile."""
-    async with sessions() as session:
+    async with db.sessions() as session:
         return await accounts.load_profile(session, user_id)
 
 
 async def create_user(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     username: str,
     password: str,
     email: str | None = None,
@@ -97,7 +96,7 @@ async def create_user(
     user_id = random_id()
     password_hash = await asyncio.to_thread(hash_password, password)
     try:
-        async with sessions.begin() as session:
+        async with db.sessions.begin() as session:
             unknown = set(roles) - await accounts.existing_roles(session, roles)
             if unknown:
                 raise AccountError(f"unknown role(s): {', '.join(sorted(unknown))}")
@@ -108,28 +107,26 @@ async def create_user(
 
 
 async def ensure_user(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     username: str,
     password: str,
     email: str | None,
     roles: tuple[str, ...],
 ) -> bool:
     """Create the user unless one with this username exists; return whether it was created."""
-    async with sessions() as session:
+    async with db.sessions() as session:
         if await accounts.user_id_by_username(session, username) is not None:
             return False
     try:
-        await create_user(sessions, username, password, email, roles)
+        await create_user(db, username, password, email, roles)
     except UserExists:
         return False  # another worker created it in the meantime
     return True
 
 
-async def create_personal_token(
-    sessions: async_sessionmaker[AsyncSession], username: str
-) -> IssuedToken:
+async def create_personal_token(db: Database, username: str) -> IssuedToken:
     """Issue a personal access token, which does not expire."""
-    async with sessions.begin() as session:
+    async with db.sessions.begin() as session:
         user_id = await accounts.user_id_by_username(session, username)
         if user_id is None:
             raise AccountError(f"no user named {username!r}")

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from service.domain.accounts import Principal
 from service.domain.errors import AppNotFound
 from service.domain.events import EventType, app_event
@@ -27,6 +25,7 @@ from service.domain.oauth_app import (
 from service.domain.pagination import Page
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.persistence import apps, idempotency
+from service.persistence.database import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,7 @@ class ReplayedApp:
 
 
 async def create_app(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     principal: Principal,
     body: object,
     policy: RedirectUriPolicy,
@@ -54,22 +53,22 @@ async def create_app(
     """Validate ``body`` like Rocket.Chat's ``oauth-apps.create``; store the app and its event."""
     fields = check_app_fields(CREATE_SCHEMA.validate(body), policy, "addOAuthApp")
     if idempotency_key is None:
-        return await _insert_app(sessions, principal, fields, None)
+        return await _insert_app(db, principal, fields, None)
     request = idempotent_request(principal.id, idempotency_key, body)
-    async with sessions.begin() as session:
+    async with db.sessions.begin() as session:
         stored = await idempotency.reserve(session, request, utc_now())
     if stored is not None:
         return ReplayedApp(stored)
     try:
-        return await _insert_app(sessions, principal, fields, request)
+        return await _insert_app(db, principal, fields, request)
     except BaseException:
         # Free the key so the client can retry; shielded so a cancelled request still does.
-        await asyncio.shield(_release(sessions, request))
+        await asyncio.shield(_release(db, request))
         raise
 
 
 async def _insert_app(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     principal: Principal,
     fields: AppFields,
     request: IdempotentRequest | None,
@@ -86,34 +85,30 @@ async def _insert_app(
         updated_at=now,
         created_by=principal.actor,
     )
-    async with sessions.begin() as session:
-        await apps.insert_app(session, app, hash_token(secret))
-        await apps.add_event(session, app_event(EventType.CREATED, app, principal.actor, now))
-        if request is not None:
-            await idempotency.complete(session, request, app.id, app.to_document())
+    event = app_event(EventType.CREATED, app, principal.actor, now)
+    async with db.autocommit.connect() as connection:
+        await apps.insert_app_with_event(
+            connection, app, hash_token(secret), event, request.key if request else None
+        )
     return IssuedApp(app, secret)
 
 
-async def _release(sessions: async_sessionmaker[AsyncSession], request: IdempotentRequest) -> None:
-    async with sessions.begin() as session:
+async def _release(db: Database, request: IdempotentRequest) -> None:
+    async with db.sessions.begin() as session:
         await idempotency.release(session, request)
 
 
-async def list_apps(
-    sessions: async_sessionmaker[AsyncSession], query: Mapping[str, str]
-) -> tuple[list[OAuthApp], Page, int]:
+async def list_apps(db: Database, query: Mapping[str, str]) -> tuple[list[OAuthApp], Page, int]:
     """Return one page of apps, newest first, the page and the total."""
     page = Page.from_query(query)
-    async with sessions() as session:
+    async with db.sessions() as session:
         found, total = await apps.list_apps(session, page.offset, page.count)
     return found, page, total
 
 
-async def get_app(
-    sessions: async_sessionmaker[AsyncSession], *, app_id: str | None, client_id: str | None
-) -> OAuthApp:
+async def get_app(db: Database, *, app_id: str | None, client_id: str | None) -> OAuthApp:
     """Return the app with this ``_id`` or ``clientId``."""
-    async with sessions() as session:
+    async with db.sessions() as session:
         app = await apps.find_app(session, app_id=app_id, client_id=client_id)
     if app is None:
         raise AppNotFound()
@@ -121,7 +116,7 @@ async def get_app(
 
 
 async def update_app(
-    sessions: async_sessionmaker[AsyncSession],
+    db: Database,
     principal: Principal,
     body: object,
     policy: RedirectUriPolicy,
@@ -130,7 +125,7 @@ async def update_app(
     valid = UPDATE_SCHEMA.validate(body)
     app_id = valid["appId"]
     assert isinstance(app_id, str)
-    async with sessions.begin() as session:
+    async with db.sessions.begin() as session:
         # Locked until commit, so that concurrent changes of one app queue up in order.
         current = await apps.find_app(session, app_id=app_id, lock=True)
         fields = check_app_fields(valid, policy, "updateOAuthApp", app_found=current is not None)
@@ -142,12 +137,10 @@ async def update_app(
     return updated
 
 
-async def delete_app(
-    sessions: async_sessionmaker[AsyncSession], principal: Principal, body: object
-) -> None:
+async def delete_app(db: Database, principal: Principal, body: object) -> None:
     """Delete an app; ``oauth_app.deleted`` carries it as it was."""
     app_id = _app_id(body)
-    async with sessions.begin() as session:
+    async with db.sessions.begin() as session:
         current = await apps.find_app(session, app_id=app_id, lock=True)
         if current is None:
             raise app_not_found("deleteOAuthApp")
@@ -157,13 +150,11 @@ async def delete_app(
         )
 
 
-async def rotate_secret(
-    sessions: async_sessionmaker[AsyncSession], principal: Principal, body: object
-) -> IssuedApp:
+async def rotate_secret(db: Database, principal: Principal, body: object) -> IssuedApp:
     """Replace an app's secret; the new one is shown once, the event carries neither."""
     app_id = _app_id(body)
     secret = random_secret()
-    async with sessions.begin() as session:
+    async with db.sessions.begin() as session:
         current = await apps.find_app(session, app_id=app_id, lock=True)
         if current is None:
             raise app_not_found("rotateOAuthAppSecret")

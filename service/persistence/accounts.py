@@ -4,35 +4,45 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, literal_column, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, func, insert, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.accounts import Principal, UserProfile
 from service.persistence.models import LoginToken, Role, RolePermission, User, UserRole
 
-
-async def find_principal(session: AsyncSession, user_id: str, token_hash: str) -> Principal | None:
-    """Return the active user that holds this live token, with its permissions, in one query."""
-    permissions = func.coalesce(
-        func.array_agg(RolePermission.permission.distinct()).filter(
-            RolePermission.permission.is_not(None)
+# Built once: SQLAlchemy memoises a statement object's cache key, so executing the same
+# object skips rebuilding and re-keying the query on every request.
+_PRINCIPAL = (
+    select(
+        User.id,
+        User.username,
+        func.coalesce(
+            func.array_agg(RolePermission.permission.distinct()).filter(
+                RolePermission.permission.is_not(None)
+            ),
+            literal_column("'{}'::varchar[]"),
         ),
-        literal_column("'{}'::varchar[]"),
     )
-    statement = (
-        select(User.id, User.username, permissions)
-        .join(LoginToken, LoginToken.user_id == User.id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-        .outerjoin(RolePermission, RolePermission.role == UserRole.role)
-        .where(
-            LoginToken.token_hash == token_hash,
-            LoginToken.user_id == user_id,
-            User.active.is_(True),
-            or_(LoginToken.expires_at.is_(None), LoginToken.expires_at > func.now()),
-        )
-        .group_by(User.id, User.username)
+    .join(LoginToken, LoginToken.user_id == User.id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .outerjoin(RolePermission, RolePermission.role == UserRole.role)
+    .where(
+        LoginToken.token_hash == bindparam("token_hash"),
+        LoginToken.user_id == bindparam("user_id"),
+        User.active.is_(True),
+        or_(LoginToken.expires_at.is_(None), LoginToken.expires_at > func.now()),
     )
-    row = (await session.execute(statement)).one_or_none()
+    .group_by(User.id, User.username)
+)
+
+
+async def find_principal(
+    connection: AsyncConnection, user_id: str, token_hash: str
+) -> Principal | None:
+    """Return the active user that holds this live token, with its permissions, in one query."""
+    row = (
+        await connection.execute(_PRINCIPAL, {"user_id": user_id, "token_hash": token_hash})
+    ).first()
     if row is None:
         return None
     return Principal(row[0], row[1], frozenset(row[2]))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Boolean, DateTime, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSON, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.events import AppEvent
 from service.domain.oauth_app import Actor, OAuthApp
@@ -42,21 +43,58 @@ def _app_from_row(row: Any) -> OAuthApp:
     )
 
 
-async def insert_app(session: AsyncSession, app: OAuthApp, secret_hash: str) -> None:
-    """Insert a new app."""
-    await session.execute(
-        insert(OAuthAppRow).values(
-            id=app.id,
-            client_id=app.client_id,
-            client_secret_hash=secret_hash,
-            name=app.name,
-            redirect_uri=app.redirect_uri,
-            active=app.active,
-            created_at=app.created_at,
-            updated_at=app.updated_at,
-            created_by_id=app.created_by.id,
-            created_by_username=app.created_by.username,
-        )
+# The app, its event and (with an Idempotency-Key) the stored answer in ONE statement:
+# atomic on its own, so in autocommit it costs a single round trip. The idempotency
+# update matches no row when there is no key.
+_INSERT_APP_WITH_EVENT = text(
+    """
+    WITH app AS (
+        INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uri, active,
+                                created_at, updated_at, created_by_id, created_by_username)
+        VALUES (:id, :client_id, :client_secret_hash, :name, :redirect_uri, :active,
+                :created_at, :created_at, :actor_id, :actor_username)
+    ), answer AS (
+        UPDATE idempotency_keys SET state = 'done', app_id = :id, response = :response
+        WHERE user_id = :actor_id AND key = :idempotency_key
+    )
+    INSERT INTO outbox (event_id, event_type, aggregate_id, payload, created_at)
+    VALUES (:event_id, :event_type, :id, :payload, :created_at)
+    """
+).bindparams(
+    bindparam("active", type_=Boolean),
+    bindparam("created_at", type_=DateTime(timezone=True)),
+    bindparam("event_id", type_=UUID(as_uuid=True)),
+    bindparam("payload", type_=JSON),
+    bindparam("response", type_=JSON(none_as_null=True)),
+)
+
+
+async def insert_app_with_event(
+    connection: AsyncConnection,
+    app: OAuthApp,
+    secret_hash: str,
+    event: AppEvent,
+    idempotency_key: str | None,
+) -> None:
+    """Insert a new app with its creation event (and its stored answer, given a key)."""
+    await connection.execute(
+        _INSERT_APP_WITH_EVENT,
+        {
+            "id": app.id,
+            "client_id": app.client_id,
+            "client_secret_hash": secret_hash,
+            "name": app.name,
+            "redirect_uri": app.redirect_uri,
+            "active": app.active,
+            "created_at": app.created_at,
+            "actor_id": app.created_by.id,
+            "actor_username": app.created_by.username,
+            "response": app.to_document() if idempotency_key is not None else None,
+            "idempotency_key": idempotency_key,
+            "event_id": event.id,
+            "event_type": event.type.value,
+            "payload": event.document,
+        },
     )
 
 

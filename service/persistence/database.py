@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 import orjson
 from sqlalchemy import text
@@ -57,6 +59,34 @@ def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """One session per unit of work; objects stay readable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class Database:
+    """One pool, reached as sessions for units of work, or in autocommit for hot paths.
+
+    A single statement in autocommit is atomic and costs one round trip, where a
+    session's transaction adds BEGIN and COMMIT (two more): the request path of
+    create and of authentication uses ``autocommit``.
+    """
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    autocommit: AsyncEngine
+
+    @classmethod
+    def connect(cls, url: URL, pool_size: int = 10) -> Database:
+        """Create the pool (connections open lazily)."""
+        engine = create_engine(url, pool_size)
+        return cls(
+            engine,
+            create_sessionmaker(engine),
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+        )
+
+    async def dispose(self) -> None:
+        """Close every connection."""
+        await self.engine.dispose()
 
 
 def asyncpg_dsn(url: URL) -> str:

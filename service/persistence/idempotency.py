@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -62,17 +62,6 @@ async def reserve(
         raise IdempotencyKeyInFlight("A request with this Idempotency-Key is still in progress")
     response: dict[str, Any] = existing.response
     return response
-
-
-async def complete(
-    session: AsyncSession, request: IdempotentRequest, app_id: str, response: dict[str, Any]
-) -> None:
-    """Store the answer, in the transaction that creates the app."""
-    await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.user_id == request.user_id, IdempotencyKey.key == request.key)
-        .values(state="done", app_id=app_id, response=response)
-    )
 
 
 async def release(session: AsyncSession, request: IdempotentRequest) -> None:

@@ -14,15 +14,14 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
 from service.domain.accounts import Principal
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.operations.oauth_apps import create_app
-from service.persistence import apps
+from service.persistence.database import Database
 from tests.broker import Observer, broker_stopped, collect
-from tests.conftest import start_client
+from tests.conftest import reuse_event_id, start_client
 from tests.processes import Stack, free_port
 
 CREATE = "/api/v1/oauth-apps.create"
@@ -127,7 +126,7 @@ async def test_relay_killed_mid_batch_loses_nothing_and_audit_counts_once(
     stack: Stack,
     observer: Observer,
     settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    database: Database,
     admin: dict[str, str],
     db: asyncpg.Connection,
 ) -> None:
@@ -136,7 +135,7 @@ async def test_relay_killed_mid_batch_loses_nothing_and_audit_counts_once(
     body = {"name": "bulk", "active": True, "redirectUri": "https://a.test"}
     for _ in range(total // 50):
         await asyncio.gather(
-            *(create_app(sessions, principal, body, RedirectUriPolicy.RFC6749) for _ in range(50))
+            *(create_app(database, principal, body, RedirectUriPolicy.RFC6749) for _ in range(50))
         )
     stack.env["RELAY_BATCH_SIZE"] = "20"
     await stack.start("audit", "consume", "audit")
@@ -202,28 +201,27 @@ async def test_rollback_publishes_nothing(
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    write_event = apps.add_event
-
-    async def event_then_failure(session: AsyncSession, event: object) -> None:
-        await write_event(session, event)  # type: ignore[arg-type]
-        raise RuntimeError("the transaction fails after the outbox row was written")
-
     await stack.start("relay", "relay")
     client = await start_client(settings)
+    body = {"name": "first", "active": True, "redirectUri": "https://a.test"}
     try:
-        monkeypatch.setattr(apps, "add_event", event_then_failure)
-        body = {"name": "doomed", "active": True, "redirectUri": "https://a.test"}
-        assert (await client.post(CREATE, json=body, headers=admin)).status == 500
+        assert (await client.post(CREATE, json=body, headers=admin)).status == 200
+        reuse_event_id(monkeypatch, await db.fetchval("SELECT event_id FROM outbox"))
+        doomed = await client.post(CREATE, json=body | {"name": "doomed"}, headers=admin)
+        assert doomed.status == 500
         monkeypatch.undo()
         response = await client.post(CREATE, json=body | {"name": "kept"}, headers=admin)
         assert response.status == 200
         kept = (await response.json())["application"]
     finally:
         await client.close()
-    # The relay publishes in commit order: had the first event escaped, it would come first.
-    [message] = await observer.wait_for(1)
-    assert body_of(message)["subject"] == kept["_id"]
-    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
+    # The relay publishes in commit order: had the failed create's event escaped, it
+    # would come between the two others.
+    first, last = await observer.wait_for(2)
+    assert body_of(last)["subject"] == kept["_id"]
+    names = [body_of(m)["data"]["application"]["name"] for m in (first, last)]  # type: ignore[index]
+    assert names == ["first", "kept"]
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 2
 
 
 class Webhook:

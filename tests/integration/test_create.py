@@ -12,11 +12,8 @@ import asyncpg
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.persistence import apps
-from service.persistence.models import OAuthAppRow
+from tests.conftest import reuse_event_id
 
 CREATE = "/api/v1/oauth-apps.create"
 EXAMPLE = {"name": "test-oauth-app", "redirectUri": "https://testuri.com", "active": True}
@@ -100,17 +97,14 @@ async def test_app_and_event_are_committed_together(
 async def test_failed_transaction_leaves_neither_app_nor_event(
     client: Client, admin: dict[str, str], db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def failing_add_event(session: AsyncSession, event: object) -> None:
-        # The app row is already written in this transaction when the event write fails.
-        assert await session.scalar(select(func.count()).select_from(OAuthAppRow)) == 1
-        raise RuntimeError("outbox write failed")
-
-    monkeypatch.setattr(apps, "add_event", failing_add_event)
-    response = await client.post(CREATE, json=EXAMPLE, headers=admin)
+    await client.post(CREATE, json=EXAMPLE, headers=admin)
+    reuse_event_id(monkeypatch, await db.fetchval("SELECT event_id FROM outbox"))
+    response = await client.post(CREATE, json=EXAMPLE | {"name": "doomed"}, headers=admin)
     assert response.status == 500
     assert (await response.json())["success"] is False
-    assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 0
-    assert await db.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 1
+    assert await db.fetchval("SELECT count(*) FROM oauth_apps WHERE name = 'doomed'") == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
 
 
 @pytest.mark.parametrize(

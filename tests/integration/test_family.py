@@ -11,11 +11,12 @@ import asyncpg
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.accounts import Principal
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.operations.oauth_apps import create_app
+from service.persistence.database import Database
+from tests.conftest import reuse_event_id
 
 Client = TestClient[Any, Any]
 V1 = "/api/v1/oauth-apps"
@@ -59,12 +60,12 @@ async def test_list_newest_first_without_secrets(client: Client, admin: dict[str
 
 
 async def test_list_pagination_edges(
-    client: Client, admin: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+    client: Client, admin: dict[str, str], database: Database
 ) -> None:
     principal = Principal(admin["X-User-Id"], "math.bar")
     for _ in range(5):
         await asyncio.gather(
-            *(create_app(sessions, principal, BODY, RedirectUriPolicy.RFC6749) for _ in range(21))
+            *(create_app(database, principal, BODY, RedirectUriPolicy.RFC6749) for _ in range(21))
         )
 
     async def page(query: str) -> dict[str, Any]:
@@ -374,12 +375,12 @@ async def test_idempotency_key_in_flight(
 async def test_idempotency_keys_are_per_user_and_expire(
     client: Client,
     admin: dict[str, str],
-    sessions: async_sessionmaker[AsyncSession],
+    database: Database,
     db: asyncpg.Connection,
 ) -> None:
     from tests.conftest import user_headers
 
-    other = await user_headers(sessions, "other.admin", ("admin",))
+    other = await user_headers(database, "other.admin", ("admin",))
     key = {"Idempotency-Key": "shared"}
     mine = await create(client, admin | key)
     theirs = await create(client, other | key)
@@ -401,17 +402,14 @@ async def test_invalid_idempotency_key(client: Client, admin: dict[str, str], ke
 async def test_failed_create_frees_the_key(
     client: Client, admin: dict[str, str], db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.persistence import apps
-
-    async def broken(*_args: object) -> None:
-        raise RuntimeError("outbox write failed")
-
+    await create(client, admin)
+    reuse_event_id(monkeypatch, await db.fetchval("SELECT event_id FROM outbox"))
     headers = admin | {"Idempotency-Key": "retry-me"}
-    monkeypatch.setattr(apps, "add_event", broken)
     assert (await client.post(f"{V1}.create", json=BODY, headers=headers)).status == 500
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
     monkeypatch.undo()
     assert (await client.post(f"{V1}.create", json=BODY, headers=headers)).status == 200
+    assert await db.fetchval("SELECT state FROM idempotency_keys") == "done"
 
 
 async def test_concurrent_duplicates_make_one_app_and_one_event(

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service.api.auth import authenticated, credentials
 from service.api.bodies import read_body
-from service.api.keys import LOGIN_THROTTLE, SESSIONS
+from service.api.keys import DATABASE, LOGIN_THROTTLE
 from service.api.responses import ApiError, invalid_params, json_response, too_many_requests
 from service.domain.accounts import Principal
 from service.operations import accounts
@@ -32,7 +32,7 @@ async def login(request: web.Request) -> web.Response:
     password = body.get("password")
     if not isinstance(login_name, str) or not isinstance(password, str):
         raise invalid_params("must have string properties 'username' (or 'user') and 'password'")
-    result = await accounts.login(request.app[SESSIONS], login_name, password)
+    result = await accounts.login(request.app[DATABASE], login_name, password)
     if result is None:
         throttle.record_failure(client)
         raise _LOGIN_FAILED
@@ -55,7 +55,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request, principal: Principal) -> web.Response:
     """Revoke the token that authenticated this request."""
     _, token = credentials(request)
-    await accounts.logout(request.app[SESSIONS], principal.id, token)
+    await accounts.logout(request.app[DATABASE], principal.id, token)
     return json_response({"status": "success", "data": {"message": "You've been logged out!"}})
 
 
@@ -63,7 +63,7 @@ async def logout(request: web.Request, principal: Principal) -> web.Response:
 @authenticated()
 async def me(request: web.Request, principal: Principal) -> web.Response:
     """Return the caller's profile."""
-    profile = await accounts.profile(request.app[SESSIONS], principal.id)
+    profile = await accounts.profile(request.app[DATABASE], principal.id)
     if profile is None:  # deleted between authentication and now
         raise ApiError(401, {"success": False, "error": "Unauthorized"})
     return json_response(profile.to_document() | {"success": True})

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service.api.auth import authenticated
 from service.api.bodies import read_body
-from service.api.keys import SESSIONS, SETTINGS
+from service.api.keys import DATABASE, SETTINGS
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
 from service.domain.errors import InvalidQuery
@@ -22,7 +22,7 @@ async def create(request: web.Request, principal: Principal) -> web.Response:
     """Register an app; the response is the only place its secret ever appears."""
     body = await read_body(request)
     outcome = await oauth_apps.create_app(
-        request.app[SESSIONS],
+        request.app[DATABASE],
         principal,
         body,
         request.app[SETTINGS].redirect_uri_policy,
@@ -42,7 +42,7 @@ async def create(request: web.Request, principal: Principal) -> web.Response:
 @authenticated(MANAGE_OAUTH_APPS)
 async def list_(request: web.Request, principal: Principal) -> web.Response:
     """List apps, newest first, ``offset``/``count`` paged."""
-    found, page, total = await oauth_apps.list_apps(request.app[SESSIONS], request.query)
+    found, page, total = await oauth_apps.list_apps(request.app[DATABASE], request.query)
     return json_response(
         {
             "oauthApps": [app.to_document() for app in found],
@@ -61,7 +61,7 @@ async def get(request: web.Request, principal: Principal) -> web.Response:
     app_id, client_id = request.query.get("_id"), request.query.get("clientId")
     if (app_id is None) == (client_id is None) or set(request.query) - {"_id", "clientId"}:
         raise InvalidQuery("must have exactly one of the query parameters '_id' or 'clientId'")
-    app = await oauth_apps.get_app(request.app[SESSIONS], app_id=app_id, client_id=client_id)
+    app = await oauth_apps.get_app(request.app[DATABASE], app_id=app_id, client_id=client_id)
     return json_response({"oauthApp": app.to_document(), "success": True})
 
 
@@ -71,7 +71,7 @@ async def update(request: web.Request, principal: Principal) -> web.Response:
     """Change an app's name, redirect URIs and active flag."""
     body = await read_body(request)
     app = await oauth_apps.update_app(
-        request.app[SESSIONS], principal, body, request.app[SETTINGS].redirect_uri_policy
+        request.app[DATABASE], principal, body, request.app[SETTINGS].redirect_uri_policy
     )
     return json_response(app.to_document() | {"success": True})
 
@@ -80,7 +80,7 @@ async def update(request: web.Request, principal: Principal) -> web.Response:
 @authenticated(MANAGE_OAUTH_APPS)
 async def delete(request: web.Request, principal: Principal) -> web.Response:
     """Delete an app."""
-    await oauth_apps.delete_app(request.app[SESSIONS], principal, await read_body(request))
+    await oauth_apps.delete_app(request.app[DATABASE], principal, await read_body(request))
     return json_response({"success": True})
 
 
@@ -89,7 +89,7 @@ async def delete(request: web.Request, principal: Principal) -> web.Response:
 async def rotate_secret(request: web.Request, principal: Principal) -> web.Response:
     """Replace an app's secret and show the new one, this once."""
     issued = await oauth_apps.rotate_secret(
-        request.app[SESSIONS], principal, await read_body(request)
+        request.app[DATABASE], principal, await read_body(request)
     )
     return json_response(
         {"application": issued.app.to_document(issued.client_secret), "success": True}

@@ -12,7 +12,7 @@ import aio_pika
 from aiohttp import web
 from sqlalchemy import text
 
-from service.api.keys import ENGINE, SETTINGS
+from service.api.keys import DATABASE, SETTINGS
 from service.api.metrics_view import render_metrics
 from service.api.responses import json_response
 
@@ -74,7 +74,7 @@ async def _check(probe: Coroutine[Any, Any, None]) -> str | None:
 
 
 async def _database_answers(request: web.Request) -> None:
-    async with request.app[ENGINE].connect() as connection:
+    async with request.app[DATABASE].autocommit.connect() as connection:
         await connection.execute(text("SELECT 1"))
 
 

@@ -1,0 +1,330 @@
+"""Benchmark: the service (`oauth-apps serve`, relay on, consumers off) against a baseline.
+
+    .venv/bin/python bench/run.py [--seconds 10] [--repeat 3] [--concurrency 1 16 64]
+
+Needs the local PostgreSQL and RabbitMQ; uses its own database (oauth_apps_bench) and
+exchange (oauth_apps_bench). Prints a table, the service/baseline ratio and whether each
+target of the performance issue holds; writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import aiohttp
+import asyncpg
+import orjson
+import uvloop
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DATABASE = "oauth_apps_bench"
+EXCHANGE = "oauth_apps_bench"
+PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+AMQP = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+BODY = {"name": "bench", "active": True, "redirectUri": "https://bench.test/cb"}
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Level:
+    """One measured load level."""
+
+    name: str
+    concurrency: int
+    seconds: float
+    count: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    max_backlog: int = 0
+    final_backlog: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def row(self) -> dict[str, Any]:
+        ms = 1000
+        return {
+            "level": self.name,
+            "concurrency": self.concurrency,
+            "creates/s": round(self.rate, 1),
+            "p50 ms": round(percentile(self.latencies, 0.5) * ms, 2),
+            "p95 ms": round(percentile(self.latencies, 0.95) * ms, 2),
+            "p99 ms": round(percentile(self.latencies, 0.99) * ms, 2),
+            "errors": self.errors,
+            "lag p50 ms": round(percentile(self.lags, 0.5) * ms, 2) if self.lags else None,
+            "lag p99 ms": round(percentile(self.lags, 0.99) * ms, 2) if self.lags else None,
+            "max backlog": self.max_backlog,
+            "final backlog": self.final_backlog,
+        }
+
+
+class Observer:
+    """Records when each app's created event arrives on a queue bound to the exchange."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+
+    async def start(self) -> None:
+        self.connection = await aio_pika.connect(AMQP)
+        channel = await self.connection.channel()
+        await channel.set_qos(prefetch_count=1000)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, "#")
+        await queue.consume(self._on_message, no_ack=True)
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.arrivals[orjson.loads(message.body)["subject"]] = time.perf_counter()
+
+    async def drain(self, sent: dict[str, float], timeout: float = 60) -> list[float]:
+        deadline = time.perf_counter() + timeout
+        while any(app_id not in self.arrivals for app_id in sent) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        return [self.arrivals[a] - t for a, t in sent.items() if a in self.arrivals]
+
+
+class Service:
+    """`oauth-apps serve` as a user starts it."""
+
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        self.env = env
+        self.workers = workers
+        self.port = 3900 + workers
+
+    async def __aenter__(self) -> Service:
+        self.process = subprocess.Popen(
+            [BIN / "oauth-apps", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(f"{self.base}/health") as response:
+                        if response.status == 200:
+                            return self
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+        raise RuntimeError("service did not start")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """VmHWM (peak resident set) of the serving processes."""
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if self.workers > 1 and children.exists():
+            pids = [
+                int(p) for p in children.read_text().split()
+                if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+            ]
+        peaks = {}
+        for pid in pids:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[str(pid)] = int(line.split()[1]) / 1024
+        return peaks
+
+    async def __aexit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+async def drive(
+    service: Service, headers: dict[str, str], observer: Observer, db: asyncpg.Connection,
+    name: str, concurrency: int, seconds: float, rate: float | None = None,
+) -> Level:
+    """Closed loop with ``concurrency`` clients, or open loop at ``rate`` creates/s."""
+    level = Level(name, concurrency, seconds)
+    sent: dict[str, float] = {}
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=0 if rate else concurrency)
+    async with aiohttp.ClientSession(service.base, connector=connector, headers=headers) as http:
+
+        async def one() -> None:
+            started = time.perf_counter()
+            try:
+                async with http.post("/api/v1/oauth-apps.create", json=BODY) as response:
+                    payload = await response.read()
+                    done = time.perf_counter()
+                    if response.status != 200:
+                        level.errors += 1
+                        return
+            except aiohttp.ClientError:
+                level.errors += 1
+                return
+            level.latencies.append(done - started)
+            sent[orjson.loads(payload)["application"]["_id"]] = done
+
+        async def closed_loop() -> None:
+            while time.perf_counter() < deadline:
+                await one()
+
+        async def sample_backlog() -> None:
+            while time.perf_counter() < deadline:
+                backlog = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                level.max_backlog = max(level.max_backlog, backlog)
+                await asyncio.sleep(0.25)
+
+        sampler = asyncio.create_task(sample_backlog())
+        if rate is None:
+            await asyncio.gather(*(closed_loop() for _ in range(concurrency)))
+        else:
+            tasks = []
+            start = time.perf_counter()
+            n = 0
+            while (now := time.perf_counter()) < deadline:
+                due = start + n / rate
+                if now < due:
+                    await asyncio.sleep(due - now)
+                tasks.append(asyncio.create_task(one()))
+                n += 1
+            await asyncio.gather(*tasks)
+        await sampler
+    level.final_backlog = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    level.count = len(level.latencies)
+    level.lags = await observer.drain(sent)
+    return level
+
+
+def run_baseline(concurrency: int, seconds: float) -> Level:
+    output = subprocess.run(
+        [sys.executable, ROOT / "bench" / "baseline.py", "--dsn", f"{PG}/{DATABASE}", "--amqp-url", AMQP,
+         "--exchange", EXCHANGE, "--concurrency", str(concurrency), "--seconds", str(seconds)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    result = json.loads(output)
+    level = Level("baseline", concurrency, result["elapsed"])
+    level.count, level.errors, level.latencies = result["count"], result["errors"], result["latencies"]
+    return level
+
+
+async def prepare() -> tuple[dict[str, str], dict[str, str]]:
+    admin = await asyncpg.connect(f"{PG}/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    await admin.close()
+    env = dict(os.environ) | {
+        "DATABASE_URL": f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{DATABASE}",
+        "AMQP_URL": AMQP,
+        "EVENTS_EXCHANGE": EXCHANGE,
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_CALLS": "0",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    cli = BIN / "oauth-apps"
+    subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([cli, "users", "create", "--username", "bench", "--password", "bench", "--role", "admin"],
+                   env=env, check=True, capture_output=True)
+    token = json.loads(subprocess.run([cli, "tokens", "create", "--username", "bench"], env=env,
+                                      check=True, capture_output=True).stdout)
+    return env, {"X-User-Id": token["userId"], "X-Auth-Token": token["authToken"]}
+
+
+async def one_round(args: argparse.Namespace, env: dict[str, str], headers: dict[str, str]) -> dict[str, Any]:
+    observer = Observer()
+    await observer.start()
+    db = await asyncpg.connect(f"{PG}/{DATABASE}")
+    levels: list[Level] = []
+    rss: dict[str, dict[str, float]] = {}
+    async with Service(env, workers=1) as service:
+        for concurrency in args.concurrency:
+            levels.append(await drive(service, headers, observer, db, "service", concurrency, args.seconds))
+        peak = max(levels, key=lambda level: level.rate)
+        levels.append(await drive(service, headers, observer, db, "service @ half peak",
+                                  peak.concurrency, args.seconds, rate=peak.rate / 2))
+        rss["workers=1"] = service.peak_rss_mb()
+    async with Service(env, workers=2) as service:
+        levels.append(await drive(service, headers, observer, db, "service --workers 2",
+                                  peak.concurrency, args.seconds))
+        rss["workers=2"] = service.peak_rss_mb()
+    for concurrency in args.concurrency:
+        levels.append(run_baseline(concurrency, args.seconds))
+        await db.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    await db.close()
+    await observer.connection.close()
+    return {"levels": [level.row() for level in levels], "rss_mb": rss}
+
+
+def median_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for index, first in enumerate(rounds[0]["levels"]):
+        row = dict(first)
+        for key, value in first.items():
+            if isinstance(value, int | float) and key != "concurrency":
+                samples = [r["levels"][index][key] for r in rounds if r["levels"][index][key] is not None]
+                row[key] = round(statistics.median(samples), 2)
+        rows.append(row)
+    return rows
+
+
+def report(rows: list[dict[str, Any]], rss: dict[str, dict[str, float]], repeat: int) -> dict[str, Any]:
+    columns = list(rows[0])
+    print(f"\nmedians of {repeat} run(s)\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join("" if row[c] is None else str(row[c]) for c in columns) + " |")
+    service = [r for r in rows if r["level"] == "service"]
+    baseline = [r for r in rows if r["level"] == "baseline"]
+    best, best_baseline = max(service, key=lambda r: r["creates/s"]), max(baseline, key=lambda r: r["creates/s"])
+    half = next(r for r in rows if r["level"] == "service @ half peak")
+    two = next(r for r in rows if r["level"] == "service --workers 2")
+    ratio = best["creates/s"] / best_baseline["creates/s"]
+    peak_rss = max(v for procs in rss.values() for v in procs.values())
+    targets = {
+        f"creates/s at best concurrency >= 1.5x baseline's best (ratio {ratio:.2f})": ratio >= 1.5,
+        f"p99 <= 25 ms at half of peak ({half['p99 ms']} ms)": half["p99 ms"] <= 25,
+        f"event lag p99 <= 50 ms at half of peak ({half['lag p99 ms']} ms)": (half["lag p99 ms"] or 1e9) <= 50,
+        f"outbox does not grow without bound at peak (final backlog {best['final backlog']})": best["final backlog"] <= max(100, best["creates/s"]),
+        f"peak RSS <= 100 MB per API process ({peak_rss:.1f} MB)": peak_rss <= 100,
+        f"--workers 2 faster than 1 ({two['creates/s']} vs {best['creates/s']} creates/s)": two["creates/s"] > best["creates/s"],
+    }
+    print(f"\nservice/baseline ratio (best vs best): {ratio:.2f}")
+    print(f"peak RSS per API process (MB): {json.dumps(rss)}")
+    print("\ntargets:")
+    for text, holds in targets.items():
+        print(f"  [{'x' if holds else ' '}] {text}")
+    return {"rows": rows, "rss_mb": rss, "ratio": ratio, "targets": targets}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    args = parser.parse_args()
+    env, headers = await prepare()
+    rounds = []
+    for n in range(args.repeat):
+        print(f"run {n + 1}/{args.repeat} ...", file=sys.stderr)
+        rounds.append(await one_round(args, env, headers))
+    rss = {k: {"max": max(max(r["rss_mb"][k].values()) for r in rounds)} for k in rounds[0]["rss_mb"]}
+    summary = report(median_rows(rounds), rss, args.repeat)
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.json").write_text(json.dumps({"rounds": rounds, "summary": summary}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
