@@ -19,6 +19,7 @@ from aiohttp import web
 from service.api.app import create_app
 from service.api.middlewares import JsonAccessLogger
 from service.config import ConfigError, Settings, report_config_error
+from service.logs import configure_logging
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,6 +75,7 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
 
 
 def _worker(settings: Settings, with_relay: bool) -> None:
+    configure_logging(settings.log_level)  # a spawned process starts with Python's defaults
     try:
         run(lambda: serve_http(settings, with_relay, reuse_port=True))
     except ConfigError as error:
@@ -94,10 +96,18 @@ def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
     for process in processes:
         process.start()
 
+    stopping = False
+
     def stop_all(_signum: int = signal.SIGTERM, _frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
         for process in processes:
             if process.is_alive():
                 process.terminate()
+
+    def stopped_cleanly(process: multiprocessing.process.BaseProcess) -> bool:
+        # A worker still starting when asked to stop dies of the signal: that is clean too.
+        return process.exitcode == 0 or (stopping and process.exitcode == -signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
@@ -106,7 +116,7 @@ def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
         for sentinel in wait(list(running)):
             process = running.pop(cast(int, sentinel))
             process.join()
-            if process.exitcode != 0:
+            if not stopped_cleanly(process):
                 stop_all()  # one worker failing (bad configuration) takes the others down
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    return 0 if all(process.exitcode == 0 for process in processes) else 1
+    return 0 if all(stopped_cleanly(process) for process in processes) else 1

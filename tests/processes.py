@@ -107,10 +107,22 @@ class Stack:
         self.processes: dict[str, asyncio.subprocess.Process] = {}
 
     async def start(self, name: str, *args: str) -> asyncio.subprocess.Process:
-        """Start ``oauth-apps ARGS`` under ``name``."""
+        """Start ``oauth-apps ARGS`` under ``name``; a relay or consumer once it is working."""
         process = await start_cli(*args, env=self.env, log=self.log(name))
         self.processes[name] = process
+        ready = {"relay": '"relay active"', "consume": '"consuming"'}.get(args[0])
+        if ready is not None:
+            await self.wait_for_log(name, ready)
         return process
+
+    async def wait_for_log(self, name: str, text: str, timeout: float = 20) -> None:
+        """Wait until the log of ``name`` contains ``text``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while text not in self.log(name).read_text():
+            process = self.processes[name]
+            assert process.returncode is None, f"{name} exited {process.returncode}"
+            assert asyncio.get_running_loop().time() < deadline, f"{name} never logged {text}"
+            await asyncio.sleep(0.05)
 
     async def serve(self, *args: str) -> str:
         """Start the API (with its relay unless ``--no-relay``); return its base URL."""

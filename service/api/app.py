@@ -10,14 +10,16 @@ from aiohttp import web
 
 from service.api.bodies import MAX_BODY_BYTES
 from service.api.handlers import accounts, oauth_apps, operations
-from service.api.keys import DATABASE, LOGIN_THROTTLE, RATE_LIMITER, SETTINGS
+from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE, RATE_LIMITER, SETTINGS
 from service.api.middlewares import error_middleware, metrics_middleware, request_id_middleware
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
-from service.events.relay import Relay
+from service.events.relay import Relay, RelayThread
 from service.operations.accounts import ensure_user
+from service.operations.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
 from service.persistence.database import Database, check_connection
+from service.persistence.notifications import listen
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ def create_app(settings: Settings, with_relay: bool = False) -> web.Application:
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_admin_bootstrap)
+    app.cleanup_ctx.append(_auth_cache)
     if with_relay:
         app.cleanup_ctx.append(_relay)
     for module in (accounts, oauth_apps, operations):
@@ -53,15 +56,29 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(Relay.from_settings(app[SETTINGS]).run(stop), name="outbox-relay")
+    relay = RelayThread(Relay.from_settings(app[SETTINGS]))
+    relay.start()
     yield
     # After the HTTP server stopped: let the relay finish the batch in hand.
-    stop.set()
-    try:
-        await asyncio.wait_for(task, RELAY_SHUTDOWN_TIMEOUT)
-    except TimeoutError:
+    if not await relay.stop(RELAY_SHUTDOWN_TIMEOUT):
         log.warning("relay did not stop in time; its events stay in the outbox")
+
+
+async def _auth_cache(app: web.Application) -> AsyncIterator[None]:
+    cache = app[AUTH_CACHE] = AuthCache()
+
+    def listening(state: bool) -> None:
+        cache.listening = state
+        cache.clear()
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        listen(app[SETTINGS].database_url, AUTH_CHANGED_CHANNEL, cache.clear, listening, stop),
+        name="auth-changes",
+    )
+    yield
+    stop.set()
+    await task
 
 
 async def _admin_bootstrap(app: web.Application) -> AsyncIterator[None]:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from service.api.keys import DATABASE, RATE_LIMITER
+from service.api.keys import AUTH_CACHE, DATABASE, RATE_LIMITER
 from service.api.responses import forbidden, too_many_requests, unauthorized
 from service.domain.accounts import BYPASS_RATE_LIMIT, Principal
 from service.operations import accounts
@@ -35,7 +35,9 @@ def authenticated(permission: str | None = None) -> Callable[[AuthenticatedHandl
         @functools.wraps(handler)
         async def wrapper(request: web.Request) -> web.StreamResponse:
             user_id, token = credentials(request)
-            principal = await accounts.authenticate(request.app[DATABASE], user_id, token)
+            principal = await accounts.authenticate(
+                request.app[DATABASE], user_id, token, request.app[AUTH_CACHE]
+            )
             if principal is None:
                 raise unauthorized()
             if permission is not None and not principal.can(permission):

@@ -15,9 +15,9 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from service.domain.backoff import Backoff
 from service.events.topology import QueueSpec, Topology, declare
-from service.events.waiting import wait_any
 from service.metrics import CONSUMER_MESSAGES
 from service.persistence.database import is_database_unavailable
+from service.waiting import wait_any
 
 log = logging.getLogger(__name__)
 

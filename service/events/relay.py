@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import aio_pika
+import uvloop
 from aio_pika.abc import AbstractExchange
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service.config import Settings
 from service.domain.backoff import Backoff
 from service.events.topology import Topology, declare
-from service.events.waiting import wait_any
 from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED
 from service.persistence import idempotency, outbox
 from service.persistence.database import create_engine
 from service.persistence.outbox import PendingEvent
+from service.waiting import wait_any
 
 log = logging.getLogger(__name__)
 
@@ -196,3 +198,40 @@ class Relay:
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".strip().splitlines()[0]
+
+
+class RelayThread:
+    """The relay on its own thread and event loop, for running inside ``serve``.
+
+    On the API's event loop the relay only gets a turn between request handlers, so
+    under load the outbox grew faster than it drained; on its own loop it is scheduled
+    by the interpreter like any thread and keeps up.
+    """
+
+    def __init__(self, relay: Relay) -> None:
+        self._relay = relay
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="outbox-relay", daemon=True)
+
+    def start(self) -> None:
+        """Start relaying."""
+        self._thread.start()
+        self._started.wait()
+
+    async def stop(self, grace: float) -> bool:
+        """Let the relay finish its batch and stop; return whether it did within ``grace``."""
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        await asyncio.to_thread(self._thread.join, grace)
+        return not self._thread.is_alive()
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._started.set()
+            await self._relay.run(self._stop)
+
+        uvloop.run(run())

@@ -14,6 +14,7 @@ from service.domain.ids import hash_token, random_id, random_secret
 from service.domain.oauth_app import utc_now
 from service.domain.passwords import hash_password, verify_password
 from service.domain.text import storable
+from service.operations.auth_cache import AuthCache
 from service.persistence import accounts
 from service.persistence.database import Database
 
@@ -34,10 +35,22 @@ class IssuedToken:
     auth_token: str
 
 
-async def authenticate(db: Database, user_id: str, auth_token: str) -> Principal | None:
+async def authenticate(
+    db: Database, user_id: str, auth_token: str, cache: AuthCache | None = None
+) -> Principal | None:
     """Return the caller named by ``X-User-Id`` when ``X-Auth-Token`` is one of its live tokens."""
+    token_hash = hash_token(auth_token)
+    if cache is not None and (cached := cache.get(user_id, token_hash)) is not None:
+        return cached
+    generation = cache.generation if cache is not None else 0
     async with db.autocommit.connect() as connection:
-        return await accounts.find_principal(connection, user_id, hash_token(auth_token))
+        found = await accounts.find_principal(connection, user_id, token_hash)
+    if found is None:
+        return None
+    principal, expires_at = found
+    if cache is not None:
+        cache.put(user_id, token_hash, principal, expires_at, generation)
+    return principal
 
 
 async def login(
@@ -71,10 +84,16 @@ def _check_password(stored_hash: str | None, password: str) -> bool:
     return verify_password(stored_hash or _unknown_user_hash(), password)
 
 
-async def logout(db: Database, user_id: str, auth_token: str) -> None:
-    """Revoke the token of this request."""
+async def logout(
+    db: Database, user_id: str, auth_token: str, cache: AuthCache | None = None
+) -> None:
+    """Revoke the token of this request; it stops working at once."""
+    token_hash = hash_token(auth_token)
     async with db.sessions.begin() as session:
-        await accounts.delete_token(session, user_id, hash_token(auth_token))
+        await accounts.delete_token(session, user_id, token_hash)
+    if cache is not None:
+        # This process forgets now; the others when the notification reaches them.
+        cache.forget(user_id, token_hash)
 
 
 async def profile(db: Database, user_id: str) -> UserProfile | None:

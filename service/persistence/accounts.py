@@ -16,6 +16,7 @@ _PRINCIPAL = (
     select(
         User.id,
         User.username,
+        LoginToken.expires_at,
         func.coalesce(
             func.array_agg(RolePermission.permission.distinct()).filter(
                 RolePermission.permission.is_not(None)
@@ -32,20 +33,20 @@ _PRINCIPAL = (
         User.active.is_(True),
         or_(LoginToken.expires_at.is_(None), LoginToken.expires_at > func.now()),
     )
-    .group_by(User.id, User.username)
+    .group_by(User.id, User.username, LoginToken.expires_at)
 )
 
 
 async def find_principal(
     connection: AsyncConnection, user_id: str, token_hash: str
-) -> Principal | None:
-    """Return the active user that holds this live token, with its permissions, in one query."""
+) -> tuple[Principal, datetime | None] | None:
+    """Return the active user holding this live token, its permissions and the token's expiry."""
     row = (
         await connection.execute(_PRINCIPAL, {"user_id": user_id, "token_hash": token_hash})
     ).first()
     if row is None:
         return None
-    return Principal(row[0], row[1], frozenset(row[2]))
+    return Principal(row[0], row[1], frozenset(row[3])), row[2]
 
 
 async def find_credentials(session: AsyncSession, login: str) -> tuple[str, str] | None:

@@ -43,12 +43,14 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_engine(url: URL, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: URL, pool_size: int = 20) -> AsyncEngine:
     """Create the engine: short connect and command timeouts so outages fail fast."""
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # No overflow: overflow connections are closed on return, so a load just above
+        # the pool size kept opening connections (and re-preparing statements on them).
+        max_overflow=0,
         pool_timeout=5,
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
@@ -75,7 +77,7 @@ class Database:
     autocommit: AsyncEngine
 
     @classmethod
-    def connect(cls, url: URL, pool_size: int = 10) -> Database:
+    def connect(cls, url: URL, pool_size: int = 20) -> Database:
         """Create the pool (connections open lazily)."""
         engine = create_engine(url, pool_size)
         return cls(

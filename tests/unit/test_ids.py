@@ -3,6 +3,7 @@ import hashlib
 import itertools
 import re
 import time
+from collections import Counter
 
 from service.domain.ids import (
     UNMISTAKABLE_CHARS,
@@ -49,3 +50,9 @@ def test_object_id_layout() -> None:
     assert len({i[8:18] for i in ids}) == 1
     counters = [int(i[18:], 16) for i in ids]
     assert all((b - a) % 2**24 == 1 for a, b in itertools.pairwise(counters))
+
+
+def test_random_id_characters_are_equally_likely() -> None:
+    counts = Counter("".join(random_id() for _ in range(10_000)))
+    expected = 170_000 / len(UNMISTAKABLE_CHARS)
+    assert all(abs(count - expected) < expected * 0.15 for count in counts.values())

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service.api.auth import authenticated, credentials
 from service.api.bodies import read_body
-from service.api.keys import DATABASE, LOGIN_THROTTLE
+from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE
 from service.api.responses import ApiError, invalid_params, json_response, too_many_requests
 from service.domain.accounts import Principal
 from service.operations import accounts
@@ -55,7 +55,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request, principal: Principal) -> web.Response:
     """Revoke the token that authenticated this request."""
     _, token = credentials(request)
-    await accounts.logout(request.app[DATABASE], principal.id, token)
+    await accounts.logout(request.app[DATABASE], principal.id, token, request.app[AUTH_CACHE])
     return json_response({"status": "success", "data": {"message": "You've been logged out!"}})
 
 
