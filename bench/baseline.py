@@ -8,8 +8,8 @@ favour). Run by bench/run.py with the service stopped; prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import base64
 import asyncio
+import base64
 import hashlib
 import json
 import secrets
@@ -22,7 +22,9 @@ import asyncpg
 import uvloop
 
 
-async def main(dsn: str, amqp_url: str, exchange_name: str, concurrency: int, seconds: float) -> None:
+async def main(
+    dsn: str, amqp_url: str, exchange_name: str, concurrency: int, seconds: float
+) -> None:
     pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
     connection = await aio_pika.connect(amqp_url)
     channel = await connection.channel(publisher_confirms=True)
@@ -39,21 +41,33 @@ async def main(dsn: str, amqp_url: str, exchange_name: str, concurrency: int, se
                 now = datetime.now(UTC)
                 app_id = secrets.token_hex(12)
                 secret = secrets.token_urlsafe(32)
-                event = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "oauth_app.created",
-                         "subject": app_id, "data": {"name": "baseline"}}
+                event = {
+                    "specversion": "1.0",
+                    "id": str(uuid.uuid4()),
+                    "type": "oauth_app.created",
+                    "subject": app_id,
+                    "data": {"name": "baseline"},
+                }
                 body = json.dumps(event)
                 async with pool.acquire() as db, db.transaction():
                     await db.execute(
                         "INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uri,"
                         " active, created_at, updated_at, created_by_id, created_by_username)"
                         " VALUES ($1, $2, $3, $4, $5, true, $6, $6, 'baseline', 'baseline')",
-                        app_id, secrets.token_hex(9)[:17], base64.b64encode(hashlib.sha256(secret.encode()).digest()).decode(),
-                        "baseline", "https://a.test", now,
+                        app_id,
+                        secrets.token_hex(9)[:17],
+                        base64.b64encode(hashlib.sha256(secret.encode()).digest()).decode(),
+                        "baseline",
+                        "https://a.test",
+                        now,
                     )
                     await db.execute(
                         "INSERT INTO outbox (event_id, event_type, aggregate_id, payload, created_at)"
                         " VALUES ($1, 'oauth_app.created', $2, $3, $4)",
-                        uuid.UUID(event["id"]), app_id, body, now,
+                        uuid.UUID(event["id"]),
+                        app_id,
+                        body,
+                        now,
                     )
                 await exchange.publish(
                     aio_pika.Message(body.encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
@@ -68,7 +82,11 @@ async def main(dsn: str, amqp_url: str, exchange_name: str, concurrency: int, se
     elapsed = time.perf_counter() - started
     await connection.close()
     await pool.close()
-    print(json.dumps({"count": len(latencies), "errors": errors, "elapsed": elapsed, "latencies": latencies}))
+    print(
+        json.dumps(
+            {"count": len(latencies), "errors": errors, "elapsed": elapsed, "latencies": latencies}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
