@@ -106,12 +106,14 @@ class Stack:
         self.logs = logs
         self.processes: dict[str, asyncio.subprocess.Process] = {}
 
-    async def start(self, name: str, *args: str) -> asyncio.subprocess.Process:
+    async def start(
+        self, name: str, *args: str, wait_ready: bool = True
+    ) -> asyncio.subprocess.Process:
         """Start ``oauth-apps ARGS`` under ``name``; a relay or consumer once it is working."""
         process = await start_cli(*args, env=self.env, log=self.log(name))
         self.processes[name] = process
         ready = {"relay": '"relay active"', "consume": '"consuming"'}.get(args[0])
-        if ready is not None:
+        if ready is not None and wait_ready:
             await self.wait_for_log(name, ready)
         return process
 

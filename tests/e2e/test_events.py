@@ -18,7 +18,7 @@ from aiohttp import web
 from service.config import Settings
 from service.domain.accounts import Principal
 from service.domain.redirect_uris import RedirectUriPolicy
-from service.operations.oauth_apps import create_app
+from service.operations.oauth_apps import IssuedApp, create_app, update_app
 from service.persistence.database import Database
 from tests.broker import Observer, broker_stopped, collect
 from tests.conftest import reuse_event_id, start_client
@@ -359,3 +359,40 @@ async def test_every_change_is_published_in_order_without_secrets(
     rows = await db.fetch("SELECT event_type, data::text FROM audit_log ORDER BY id")
     assert [r["event_type"] for r in rows] == [m.routing_key for m in messages]
     assert not any(secret in r["data"] for r in rows for secret in secrets)
+
+
+async def test_one_relay_publishes_the_other_stands_by_and_takes_over(
+    stack: Stack, observer: Observer, database: Database, admin: dict[str, str]
+) -> None:
+    principal = Principal(admin["X-User-Id"], "math.bar")
+    policy = RedirectUriPolicy.RFC6749
+    body = {"name": "v0", "active": True, "redirectUri": "https://a.test"}
+
+    async def create_and_update(count: int) -> list[str]:
+        ids = []
+        for _ in range(count):
+            issued = await create_app(database, principal, body, policy)
+            assert isinstance(issued, IssuedApp)
+            for version in range(1, 4):
+                change = body | {"appId": issued.app.id, "name": f"v{version}"}
+                await update_app(database, principal, change, policy)
+            ids.append(issued.app.id)
+        return ids
+
+    await stack.start("relay-1", "relay")
+    await stack.start("relay-2", "relay", wait_ready=False)
+    first = await create_and_update(10)
+    await observer.wait_for(40)
+    assert '"relay active"' not in stack.log("relay-2").read_text()  # it stands by
+
+    stack.kill("relay-1")
+    await stack.wait_for_log("relay-2", '"relay active"')
+    second = await create_and_update(10)
+    messages = await observer.wait_for(80)
+    for app_id in first + second:
+        names = [
+            body_of(m)["data"]["application"]["name"]  # type: ignore[index]
+            for m in messages
+            if body_of(m)["subject"] == app_id
+        ]
+        assert names == ["v0", "v1", "v2", "v3"], names  # each app's events in order
