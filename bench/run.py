@@ -310,6 +310,30 @@ async def _sample_backlog(db: asyncpg.Connection, level: Level, deadline: float)
         await asyncio.sleep(0.25)
 
 
+async def half_peak(
+    args: argparse.Namespace,
+    service: Service,
+    headers: dict[str, str],
+    observer: Observer,
+    db: asyncpg.Connection,
+    peak: Level,
+) -> Level:
+    """Latency and lag at about half of the peak rate.
+
+    With wrk: the closed-loop concurrency whose rate, in a 2 s probe, comes closest to
+    half of the peak (a Python client at that rate would itself eat the CPU it measures).
+    Without wrk: the Python client in open loop at exactly half the peak rate.
+    """
+    name = "service @ half peak"
+    if args.client != "wrk":
+        return await drive(
+            service, headers, observer, db, name, peak.concurrency, args.seconds, rate=peak.rate / 2
+        )
+    probes = [await drive_wrk(service, headers, observer, db, "probe", c, 2) for c in (1, 2, 4, 8)]
+    best = min(probes, key=lambda probe: abs(probe.rate - peak.rate / 2))
+    return await drive_wrk(service, headers, observer, db, name, best.concurrency, args.seconds)
+
+
 def run_baseline(concurrency: int, seconds: float) -> Level:
     output = subprocess.run(
         [
@@ -341,6 +365,13 @@ def run_baseline(concurrency: int, seconds: float) -> Level:
 
 
 async def prepare() -> tuple[dict[str, str], dict[str, str]]:
+    # Earlier runs leave up to millions of messages in the consumer queues (no consumer
+    # runs here), which slows RabbitMQ down: start every run from empty queues.
+    connection = await aio_pika.connect(AMQP)
+    async with connection:
+        channel = await connection.channel()
+        for queue in ("audit", "notification", "audit.dlq", "notification.dlq"):
+            await channel.queue_delete(f"{EXCHANGE}.{queue}")
     admin = await asyncpg.connect(f"{PG}/postgres")
     await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     await admin.close()
@@ -388,18 +419,7 @@ async def one_round(
                 )
             )
         peak = max(levels, key=lambda level: level.rate)
-        levels.append(
-            await drive(
-                service,
-                headers,
-                observer,
-                db,
-                "service @ half peak",
-                peak.concurrency,
-                args.seconds,
-                rate=peak.rate / 2,
-            )
-        )
+        levels.append(await half_peak(args, service, headers, observer, db, peak))
         rss["workers=1"] = service.peak_rss_mb()
     async with Service(env, workers=2) as service:
         levels.append(

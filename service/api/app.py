@@ -10,7 +10,14 @@ from aiohttp import web
 
 from service.api.bodies import MAX_BODY_BYTES
 from service.api.handlers import accounts, oauth_apps, operations
-from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE, RATE_LIMITER, SETTINGS
+from service.api.keys import (
+    APP_WRITER,
+    AUTH_CACHE,
+    DATABASE,
+    LOGIN_THROTTLE,
+    RATE_LIMITER,
+    SETTINGS,
+)
 from service.api.middlewares import error_middleware, metrics_middleware, request_id_middleware
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
@@ -18,6 +25,7 @@ from service.domain.throttle import FailureThrottle
 from service.events.relay import Relay, RelayThread
 from service.operations.accounts import ensure_user
 from service.operations.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
+from service.persistence.app_writer import AppWriter
 from service.persistence.database import Database, check_connection
 from service.persistence.notifications import listen
 
@@ -50,7 +58,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await check_connection(database.engine)
         app[DATABASE] = database
+        app[APP_WRITER] = writer = AppWriter(database)
         yield
+        await writer.close()  # requests are finished by now: nothing more will queue
     finally:
         await database.dispose()
 

@@ -8,6 +8,7 @@ from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
 from service.operations.auth_cache import AuthCache
+from service.persistence.app_writer import AppWriter
 from service.persistence.database import Database
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -15,3 +16,4 @@ DATABASE = web.AppKey("database", Database)
 LOGIN_THROTTLE = web.AppKey("login_throttle", FailureThrottle)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 AUTH_CACHE = web.AppKey("auth_cache", AuthCache)
+APP_WRITER = web.AppKey("app_writer", AppWriter)

@@ -25,6 +25,8 @@ from service.domain.oauth_app import (
 from service.domain.pagination import Page
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.persistence import apps, idempotency
+from service.persistence.app_writer import AppWriter
+from service.persistence.apps import NewApp
 from service.persistence.database import Database
 
 
@@ -49,18 +51,22 @@ async def create_app(
     body: object,
     policy: RedirectUriPolicy,
     idempotency_key: str | None = None,
+    writer: AppWriter | None = None,
 ) -> IssuedApp | ReplayedApp:
-    """Validate ``body`` like Rocket.Chat's ``oauth-apps.create``; store the app and its event."""
+    """Validate ``body`` like Rocket.Chat's ``oauth-apps.create``; store the app and its event.
+
+    With a ``writer``, concurrent creates share statements (group commit).
+    """
     fields = check_app_fields(CREATE_SCHEMA.validate(body), policy, "addOAuthApp")
     if idempotency_key is None:
-        return await _insert_app(db, principal, fields, None)
+        return await _insert_app(db, writer, principal, fields, None)
     request = idempotent_request(principal.id, idempotency_key, body)
     async with db.sessions.begin() as session:
         stored = await idempotency.reserve(session, request, utc_now())
     if stored is not None:
         return ReplayedApp(stored)
     try:
-        return await _insert_app(db, principal, fields, request)
+        return await _insert_app(db, writer, principal, fields, request)
     except BaseException:
         # Free the key so the client can retry; shielded so a cancelled request still does.
         await asyncio.shield(_release(db, request))
@@ -69,6 +75,7 @@ async def create_app(
 
 async def _insert_app(
     db: Database,
+    writer: AppWriter | None,
     principal: Principal,
     fields: AppFields,
     request: IdempotentRequest | None,
@@ -85,11 +92,17 @@ async def _insert_app(
         updated_at=now,
         created_by=principal.actor,
     )
-    event = app_event(EventType.CREATED, app, principal.actor, now)
-    async with db.autocommit.connect() as connection:
-        await apps.insert_app_with_event(
-            connection, app, hash_token(secret), event, request.key if request else None
-        )
+    row = NewApp(
+        app,
+        hash_token(secret),
+        app_event(EventType.CREATED, app, principal.actor, now),
+        request.key if request else None,
+    )
+    if writer is not None:
+        await writer.write(row)
+    else:
+        async with db.autocommit.connect() as connection:
+            await apps.insert_apps_with_events(connection, [row])
     return IssuedApp(app, secret)
 
 

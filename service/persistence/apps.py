@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import JSON, UUID
+import orjson
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.events import AppEvent
@@ -43,59 +45,78 @@ def _app_from_row(row: Any) -> OAuthApp:
     )
 
 
-# The app, its event and (with an Idempotency-Key) the stored answer in ONE statement:
-# atomic on its own, so in autocommit it costs a single round trip. The idempotency
-# update matches no row when there is no key.
-_INSERT_APP_WITH_EVENT = text(
+@dataclass(frozen=True, slots=True)
+class NewApp:
+    """A new app with its secret's hash, its creation event and its idempotency key."""
+
+    app: OAuthApp
+    secret_hash: str
+    event: AppEvent
+    idempotency_key: str | None
+
+
+# Apps, their events and (given a key) their stored answers, for any number of creates,
+# in ONE statement: atomic on its own, so in autocommit it costs a single round trip.
+# The idempotency update matches no row where there is no key.
+_INSERT_APPS_WITH_EVENTS = text(
     """
-    WITH app AS (
+    WITH input AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS varchar[]), CAST(:client_ids AS varchar[]),
+            CAST(:secret_hashes AS varchar[]), CAST(:names AS text[]),
+            CAST(:redirect_uris AS text[]), CAST(:actives AS boolean[]),
+            CAST(:created_ats AS timestamptz[]), CAST(:actor_ids AS varchar[]),
+            CAST(:actor_usernames AS varchar[]), CAST(:responses AS json[]),
+            CAST(:idempotency_keys AS varchar[]), CAST(:event_ids AS uuid[]),
+            CAST(:event_types AS varchar[]), CAST(:payloads AS json[])
+        ) AS t (id, client_id, secret_hash, name, redirect_uri, active, created_at, actor_id,
+                actor_username, response, idempotency_key, event_id, event_type, payload)
+    ), app AS (
         INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uri, active,
                                 created_at, updated_at, created_by_id, created_by_username)
-        VALUES (:id, :client_id, :client_secret_hash, :name, :redirect_uri, :active,
-                :created_at, :created_at, :actor_id, :actor_username)
+        SELECT id, client_id, secret_hash, name, redirect_uri, active,
+               created_at, created_at, actor_id, actor_username
+        FROM input
     ), answer AS (
-        UPDATE idempotency_keys SET state = 'done', app_id = :id, response = :response
-        WHERE user_id = :actor_id AND key = :idempotency_key
+        UPDATE idempotency_keys SET state = 'done', app_id = input.id, response = input.response
+        FROM input
+        WHERE idempotency_keys.user_id = input.actor_id
+          AND idempotency_keys.key = input.idempotency_key
     )
     INSERT INTO outbox (event_id, event_type, aggregate_id, payload, created_at)
-    VALUES (:event_id, :event_type, :id, :payload, :created_at)
+    SELECT event_id, event_type, id, payload, created_at FROM input
     """
-).bindparams(
-    bindparam("active", type_=Boolean),
-    bindparam("created_at", type_=DateTime(timezone=True)),
-    bindparam("event_id", type_=UUID(as_uuid=True)),
-    bindparam("payload", type_=JSON),
-    bindparam("response", type_=JSON(none_as_null=True)),
 )
 
 
-async def insert_app_with_event(
-    connection: AsyncConnection,
-    app: OAuthApp,
-    secret_hash: str,
-    event: AppEvent,
-    idempotency_key: str | None,
-) -> None:
-    """Insert a new app with its creation event (and its stored answer, given a key)."""
+async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[NewApp]) -> None:
+    """Insert new apps with their creation events (and stored answers) in one statement."""
     await connection.execute(
-        _INSERT_APP_WITH_EVENT,
+        _INSERT_APPS_WITH_EVENTS,
         {
-            "id": app.id,
-            "client_id": app.client_id,
-            "client_secret_hash": secret_hash,
-            "name": app.name,
-            "redirect_uri": app.redirect_uri,
-            "active": app.active,
-            "created_at": app.created_at,
-            "actor_id": app.created_by.id,
-            "actor_username": app.created_by.username,
-            "response": app.to_document() if idempotency_key is not None else None,
-            "idempotency_key": idempotency_key,
-            "event_id": event.id,
-            "event_type": event.type.value,
-            "payload": event.document,
+            "ids": [row.app.id for row in rows],
+            "client_ids": [row.app.client_id for row in rows],
+            "secret_hashes": [row.secret_hash for row in rows],
+            "names": [row.app.name for row in rows],
+            "redirect_uris": [row.app.redirect_uri for row in rows],
+            "actives": [row.app.active for row in rows],
+            "created_ats": [row.app.created_at for row in rows],
+            "actor_ids": [row.app.created_by.id for row in rows],
+            "actor_usernames": [row.app.created_by.username for row in rows],
+            "responses": [
+                _json(row.app.to_document()) if row.idempotency_key is not None else None
+                for row in rows
+            ],
+            "idempotency_keys": [row.idempotency_key for row in rows],
+            "event_ids": [row.event.id for row in rows],
+            "event_types": [row.event.type.value for row in rows],
+            "payloads": [_json(row.event.document) for row in rows],
         },
     )
+
+
+def _json(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def add_event(session: AsyncSession, event: AppEvent) -> None:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service.api.auth import authenticated
 from service.api.bodies import read_body
-from service.api.keys import DATABASE, SETTINGS
+from service.api.keys import APP_WRITER, DATABASE, SETTINGS
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
 from service.domain.errors import InvalidQuery
@@ -27,6 +27,7 @@ async def create(request: web.Request, principal: Principal) -> web.Response:
         body,
         request.app[SETTINGS].redirect_uri_policy,
         request.headers.get("Idempotency-Key"),
+        request.app[APP_WRITER],
     )
     if isinstance(outcome, ReplayedApp):
         return json_response(
