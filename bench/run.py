@@ -126,14 +126,23 @@ class Observer:
 class Service:
     """`oauth-apps serve` as a user starts it."""
 
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(self, env: dict[str, str], workers: int, *extra: str) -> None:
         self.env = env
         self.workers = workers
+        self.extra = extra
         self.port = 3900 + workers
 
     async def __aenter__(self) -> Service:
         self.process = subprocess.Popen(
-            [BIN / "oauth-apps", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            [
+                BIN / "oauth-apps",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                *self.extra,
+            ],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
