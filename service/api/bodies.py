@@ -22,12 +22,14 @@ def _reject_constant(name: str) -> NoReturn:
 def parse_json(raw: bytes) -> object:
     """Parse like ``JSON.parse``: every number is a double, NaN/Infinity are refused.
 
-    An empty body counts as ``{}``, as Express's body parser gives Rocket.Chat.
+    An empty body counts as ``{}`` and a UTF-8 byte order mark is skipped, as Express's
+    body parser does for Rocket.Chat.
     """
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw.decode("utf-8"), parse_int=float, parse_constant=_reject_constant)
+        text = raw.decode("utf-8-sig")
+        return json.loads(text, parse_int=float, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
         detail = "nested too deeply" if isinstance(error, RecursionError) else str(error)
         raise invalid_params(f"The request body could not be parsed as JSON: {detail}") from None

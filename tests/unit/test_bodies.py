@@ -17,6 +17,10 @@ def test_empty_body_is_an_empty_object() -> None:
     assert parse_json(b"  \n") == {}
 
 
+def test_byte_order_mark_is_skipped() -> None:
+    assert parse_json(b'\xef\xbb\xbf{"a": 1}') == {"a": 1.0}
+
+
 def test_duplicate_keys_last_wins_like_javascript() -> None:
     assert parse_json(b'{"a": 1, "a": 2}') == {"a": 2.0}
 
