@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.broker import Observer
-from tests.processes import Stack, run_cli
+from tests.processes import Stack, free_port, run_cli
 
 CREATE = "/api/v1/oauth-apps.create"
 BODY = {"name": "ops", "active": True, "redirectUri": "https://a.test"}
@@ -123,3 +123,25 @@ async def test_workers_share_the_port_and_the_metrics(
     )
     assert total == 40, text
     assert 'route="/api/v1/oauth-apps.create",status="200"} 10.0' in text
+
+
+async def test_consumer_serves_its_metrics(
+    stack: Stack, observer: Observer, admin: dict[str, str]
+) -> None:
+    port = free_port()
+    stack.env["METRICS_PORT"] = str(port)
+    await stack.start("audit", "consume", "audit")
+    del stack.env["METRICS_PORT"]
+    base = await stack.serve()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}{CREATE}", json=BODY, headers=admin) as response:
+            assert response.status == 200
+        await observer.wait_for(1)
+        deadline = asyncio.get_running_loop().time() + 20
+        line = 'oauth_apps_consumer_messages_total{consumer="audit",outcome="acked"} 1.0'
+        while True:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                if line in await response.text():
+                    break
+            assert asyncio.get_running_loop().time() < deadline, "no acked message counted"
+            await asyncio.sleep(0.05)

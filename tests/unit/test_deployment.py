@@ -38,7 +38,7 @@ def test_commands_are_the_cli_the_tests_run() -> None:
 
 
 def test_health_checks_and_start_order() -> None:
-    for name in ("postgres", "rabbitmq", "api"):
+    for name in ("postgres", "rabbitmq", "api", "audit", "notification"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("api", "audit", "notification"):
