@@ -14,16 +14,16 @@ from service.events.consumer import Consumer, EventHandler
 from service.events.notification import Notifier
 from service.events.topology import Topology
 from service.persistence import audit
-from service.persistence.database import check_connection, create_engine, create_sessionmaker
+from service.persistence.database import Database, check_connection
 
 
 async def consume(settings: Settings, name: str, stop: asyncio.Event) -> None:
     """Run the consumer called ``name`` until ``stop`` is set."""
     topology = Topology(settings.events_exchange)
-    engine = create_engine(settings.database_url, pool_size=2)
+    database = Database.connect(settings.database_url, pool_size=2)
     try:
-        await check_connection(engine)
-        sessions = create_sessionmaker(engine)
+        await check_connection(database.engine)
+        sessions = database.sessions
         async with aiohttp.ClientSession() as http:
             handler: EventHandler
             if name == "audit":
@@ -35,7 +35,7 @@ async def consume(settings: Settings, name: str, stop: asyncio.Event) -> None:
                 queue = topology.notification
             await Consumer(settings.amqp_url, topology, queue, handler).run(stop)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 async def audit_entries(
