@@ -19,6 +19,7 @@ from aiohttp import web
 from service.api.app import create_app
 from service.api.middlewares import JsonAccessLogger
 from service.config import ConfigError, Settings, report_config_error
+from service.events.relay import Relay
 from service.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -74,25 +75,40 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
     return uvloop.run(main())  # type: ignore[arg-type]
 
 
-def _worker(settings: Settings, with_relay: bool) -> None:
+def _in_child(settings: Settings, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     configure_logging(settings.log_level)  # a spawned process starts with Python's defaults
     try:
-        run(lambda: serve_http(settings, with_relay, reuse_port=True))
+        run(main)
     except ConfigError as error:
         report_config_error(error)
         raise SystemExit(2) from None
 
 
+def _api_worker(settings: Settings) -> None:
+    _in_child(settings, lambda: serve_http(settings, False, reuse_port=True))
+
+
+def _relay_worker(settings: Settings) -> None:
+    _in_child(settings, lambda: run_until_stopped(Relay.from_settings(settings).run))
+
+
 def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
-    """Run ``workers`` processes on one port; forward SIGTERM; exit 0 when all did."""
+    """Run ``workers`` processes on one port; forward SIGTERM; exit 0 when all did.
+
+    The relay gets a process of its own beside them rather than a thread in one of
+    them: there it competed with that worker's requests for the interpreter lock and
+    fell behind at peak, while the other workers' relays stood by.
+    """
     # Workers share their metrics through files in this directory (prometheus multiprocess).
     metrics_dir = tempfile.mkdtemp(prefix="oauth-apps-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_worker, args=(settings, with_relay), name=f"worker-{n}")
+        context.Process(target=_api_worker, args=(settings,), name=f"worker-{n}")
         for n in range(workers)
     ]
+    if with_relay:
+        processes.append(context.Process(target=_relay_worker, args=(settings,), name="relay"))
     for process in processes:
         process.start()
 

@@ -125,6 +125,36 @@ async def test_workers_share_the_port_and_the_metrics(
     assert 'route="/api/v1/oauth-apps.create",status="200"} 10.0' in text
 
 
+async def test_workers_publish_through_one_relay_process(
+    stack: Stack, observer: Observer, admin: dict[str, str]
+) -> None:
+    base = await stack.serve("--workers", "2")
+    serve = stack.processes["serve"]
+    assert len(worker_pids(serve.pid)) == 3  # two API workers and the relay
+    async with aiohttp.ClientSession(base) as http:
+        for _ in range(10):
+            # A new connection each time, so the kernel spreads them over the workers.
+            async with (
+                aiohttp.ClientSession(base) as fresh,
+                fresh.post(CREATE, json=BODY, headers=admin) as response,
+            ):
+                assert response.status == 200
+        messages = await observer.wait_for(10)
+        deadline = asyncio.get_running_loop().time() + 20
+        published = ""
+        while not published.endswith(" 10.0"):
+            assert asyncio.get_running_loop().time() < deadline, published
+            # The relay process counts into the workers' shared metrics directory.
+            text = await (await http.get("/metrics")).text()
+            published = " ".join(
+                line for line in text.splitlines() if line.startswith("oauth_apps_events_published")
+            )
+            await asyncio.sleep(0.1)
+    assert len({m.message_id for m in messages}) == 10
+    serve.send_signal(signal.SIGTERM)
+    assert await stack.processes.pop("serve").wait() == 0
+
+
 async def test_consumer_serves_its_metrics(
     stack: Stack, observer: Observer, admin: dict[str, str]
 ) -> None:
