@@ -6,10 +6,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Text, cast, delete, func, select, update
+from sqlalchemy import BigInteger, Text, any_, bindparam, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.persistence.models import OutboxEvent
+
+# Sequence numbers travel as one array parameter: with ``IN (...)`` every batch size
+# was another statement, prepared anew once the driver's statement cache overflowed.
+_SEQS = ARRAY(BigInteger)
 
 # One relay publishes at a time so that each app's events leave in commit order.
 RELAY_LOCK_KEY = 0x6F61_7574_6872_6C79  # "oauthrly"; any constant shared by all relays
@@ -54,7 +59,9 @@ async def mark_published(connection: AsyncConnection, seqs: list[int]) -> None:
     """Record that the broker confirmed these events."""
     if seqs:
         await connection.execute(
-            update(OutboxEvent).where(OutboxEvent.seq.in_(seqs)).values(published_at=func.now())
+            update(OutboxEvent)
+            .where(OutboxEvent.seq == any_(bindparam("seqs", seqs, type_=_SEQS)))
+            .values(published_at=func.now())
         )
 
 
