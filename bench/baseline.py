@@ -77,14 +77,20 @@ async def main(
             except Exception:
                 errors += 1
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     await connection.close()
     await pool.close()
     print(
         json.dumps(
-            {"count": len(latencies), "errors": errors, "elapsed": elapsed, "latencies": latencies}
+            {
+                "count": len(latencies),
+                "errors": errors,
+                "elapsed": elapsed,
+                "cpu_seconds": cpu,
+                "latencies": latencies,
+            }
         )
     )
 
