@@ -501,6 +501,9 @@ async def one_round(
     for workers in (1, 2):
         name = "service" if workers == 1 else f"service --workers {workers}"
         async with Service(env, workers) as service:
+            # Unmeasured: until the relay holds its lock and every process has its
+            # connections and prepared statements, the first events wait far longer.
+            await closed_loop(service, headers, observer, db, "warm-up", 8, 2)
             for concurrency in args.concurrency:
                 level = await closed_loop(
                     service, headers, observer, db, name, concurrency, args.seconds
