@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +156,8 @@ class Observer:
     """Records when each app's created event arrives on a queue bound to the exchange."""
 
     def __init__(self) -> None:
+        # App id -> wall-clock time of arrival, comparable with wrk's response times.
         self.arrivals: dict[str, float] = {}
-        # Wall-clock lag from the app's _createdAt, for runs whose client cannot report ids.
-        self.wall_lags: list[float] = []
 
     async def start(self) -> None:
         self.connection = await aio_pika.connect(AMQP)
@@ -173,16 +171,10 @@ class Observer:
         await queue.consume(self._on_message, no_ack=True)
 
     async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        event = orjson.loads(message.body)
-        self.arrivals[event["subject"]] = time.perf_counter()
-        if "application" not in event["data"]:
-            return  # the baseline's own events
-        created = event["data"]["application"]["_createdAt"]
-        self.wall_lags.append(
-            time.time() - datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
-        )
+        self.arrivals[orjson.loads(message.body)["subject"]] = time.time()
 
     async def drain(self, sent: dict[str, float], timeout: float = 60) -> list[float]:
+        """Wait for the events of the apps ``sent`` (id -> time of the HTTP 200); their lags."""
         deadline = time.perf_counter() + timeout
         while (
             any(app_id not in self.arrivals for app_id in sent) and time.perf_counter() < deadline
@@ -273,7 +265,7 @@ async def drive(
             try:
                 async with http.post("/api/v1/oauth-apps.create", json=BODY) as response:
                     payload = await response.read()
-                    done = time.perf_counter()
+                    done, answered = time.perf_counter(), time.time()
                     if response.status != 200:
                         level.errors += 1
                         return
@@ -281,7 +273,7 @@ async def drive(
                 level.errors += 1
                 return
             level.latencies.append(done - started)
-            sent[orjson.loads(payload)["application"]["_id"]] = done
+            sent[orjson.loads(payload)["application"]["_id"]] = answered
 
         async def closed_loop() -> None:
             while time.perf_counter() < deadline:
@@ -318,6 +310,23 @@ wrk.body = '{body}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-User-Id"] = "{user_id}"
 wrk.headers["X-Auth-Token"] = "{token}"
+
+-- Each answered create's app id and wall-clock time, for the event lag from the HTTP 200.
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
+int clock_gettime(int clock, bench_timespec *now);
+]]
+local now = ffi.new("bench_timespec")
+local answers = io.open("{answers}", "w")
+
+function response(status, headers, body)
+  if status == 200 then
+    ffi.C.clock_gettime(0, now)
+    answers:write(body:match('"_id":"(%x+)"}},'), " ", tonumber(now.tv_sec), " ",
+                  tonumber(now.tv_nsec), "\\n")
+  end
+end
 """
 
 
@@ -339,15 +348,18 @@ async def drive_wrk(
 ) -> Level:
     """Closed loop with wrk (one thread): a client in C leaves the cores to the service."""
     script = ROOT / "bench" / "results" / "create.lua"
+    answers = script.with_name("answers.txt")
     script.parent.mkdir(exist_ok=True)
     script.write_text(
         WRK_SCRIPT.format(
-            body=json.dumps(BODY), user_id=headers["X-User-Id"], token=headers["X-Auth-Token"]
+            body=json.dumps(BODY),
+            user_id=headers["X-User-Id"],
+            token=headers["X-Auth-Token"],
+            answers=answers,
         )
     )
     level = Level(name, concurrency, seconds)
     before = await db.fetchval("SELECT count(*) FROM oauth_apps")
-    observer.wall_lags.clear()
     meter = CpuMeter(service.process.pid)
     backlog_task = asyncio.create_task(_sample_backlog(db, level, time.perf_counter() + seconds))
     process = await asyncio.create_subprocess_exec(
@@ -377,10 +389,11 @@ async def drive_wrk(
             level.errors += int(parts[-1])
         if line.strip().startswith("Socket errors"):
             level.errors += sum(int(p.rstrip(",")) for p in parts if p.rstrip(",").isdigit())
-    deadline = time.perf_counter() + 60
-    while len(observer.wall_lags) < created and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
-    level.lags = list(observer.wall_lags)
+    sent = {}
+    for line in answers.read_text().splitlines():
+        app_id, seconds_part, nanoseconds = line.split()
+        sent[app_id] = int(seconds_part) + int(nanoseconds) / 1e9
+    level.lags = await observer.drain(sent)
     return level
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -26,6 +27,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SHUTDOWN_TIMEOUT = 30.0
+
+
+def freeze_startup_objects() -> None:
+    """Leave what start-up allocated (modules, the app, its pools) out of collections.
+
+    Under load a full collection came about every two seconds and walked all of it:
+    65-75 ms with every thread of the process stopped, which set the p99 of both the
+    request latency and the event lag.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def wait_for_stop_signal() -> None:
@@ -52,6 +64,7 @@ async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = Fa
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
         await site.start()
+        freeze_startup_objects()
         log.info("listening", extra={"fields": {"host": settings.host, "port": settings.port}})
         await wait_for_stop_signal()
         log.info("shutting down")
@@ -62,6 +75,7 @@ async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = Fa
 async def run_until_stopped(work: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
     """Run ``work(stop)``; SIGTERM or SIGINT sets ``stop`` and ``work`` winds down by itself."""
     stop = asyncio.Event()
+    freeze_startup_objects()
     task = asyncio.create_task(work(stop))
     signalled = asyncio.create_task(wait_for_stop_signal())
     await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
