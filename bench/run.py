@@ -115,7 +115,8 @@ class Level:
     errors: int = 0
     latencies: list[float] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)
-    backlog: list[int] = field(default_factory=list)  # unpublished events, every 250 ms
+    # (seconds, unpublished events), sampled every 250 ms
+    backlog: list[tuple[float, int]] = field(default_factory=list)
     final_backlog: int = 0
     workers: int = 1
     cpu: dict[str, float] = field(default_factory=dict)
@@ -141,12 +142,24 @@ class Level:
             "errors": self.errors,
             "lag p50 ms": round(percentile(self.lags, 0.5) * ms, 2) if self.lags else None,
             "lag p99 ms": round(percentile(self.lags, 0.99) * ms, 2) if self.lags else None,
-            "max backlog": max(self.backlog, default=0),
-            "late backlog": max(self.backlog[len(self.backlog) // 2 :], default=0),
+            "max backlog": max((count for _, count in self.backlog), default=0),
             "final backlog": self.final_backlog,
+            "backlog growth/s": round(self.backlog_growth),
             "cores busy": round(sum(self.cpu.values()) / self.seconds, 2),
             "cpu µs/create": self._cpu_per_create(sum(self.cpu.values())),
         } | {f"µs {part}": self._cpu_per_create(self.cpu.get(part, 0.0)) for part in CPU_PARTS}
+
+    @property
+    def backlog_growth(self) -> float:
+        """Unpublished events gained per second over the level (least-squares slope)."""
+        if len(self.backlog) < 2:
+            return 0.0
+        return statistics.linear_regression(*zip(*self.backlog, strict=True)).slope
+
+    @property
+    def sustained(self) -> bool:
+        """Whether the relay kept up: the backlog grew by under 5% of the create rate."""
+        return self.backlog_growth <= 0.05 * self.rate
 
     def _cpu_per_create(self, seconds: float) -> float | None:
         return round(seconds / self.count * 1e6) if self.count else None
@@ -398,10 +411,9 @@ async def drive_wrk(
 
 
 async def _sample_backlog(db: asyncpg.Connection, level: Level, deadline: float) -> None:
-    while time.perf_counter() < deadline:
-        level.backlog.append(
-            await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        )
+    while (now := time.perf_counter()) < deadline:
+        count = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        level.backlog.append((now, count))
         await asyncio.sleep(0.25)
 
 
@@ -523,7 +535,10 @@ async def one_round(
                 level.workers = workers
                 levels.append(level)
             rss[f"workers={workers}"] = service.peak_rss_mb()
-    peak = max(levels, key=lambda level: level.rate)
+    # The peak is the best level at which the relay kept up; a faster one that leaves
+    # events behind is not a rate the service can sustain.
+    sustained = [level for level in levels if level.sustained] or levels
+    peak = max(sustained, key=lambda level: level.rate)
     for workers in (1, 2):
         async with Service(env, workers) as service:
             levels.append(await half_peak(args, service, headers, observer, db, peak))
@@ -573,7 +588,10 @@ def report(
         return max(rows, key=lambda r: r["creates/s"])
 
     service = [r for r in rows if r["level"].startswith("service") and "@" not in r["level"]]
-    best = best_of(service)
+    fastest = best_of(service)
+    best = best_of(
+        [r for r in service if r["backlog growth/s"] <= 0.05 * r["creates/s"]] or service
+    )
     best_baseline = best_of([r for r in rows if r["level"] == "baseline"])
     one = best_of([r for r in service if r["level"] == "service"])
     two = best_of([r for r in service if r["level"] == "service --workers 2"])
@@ -588,9 +606,8 @@ def report(
             half["lag p99 ms"] or 1e9
         )
         <= 50,
-        f"outbox does not grow without bound at peak (most in the level's second half:"
-        f" {best['late backlog']}, bound 2 s of creates)": best["late backlog"]
-        <= 2 * best["creates/s"],
+        f"outbox does not grow without bound at peak (growth {best['backlog growth/s']}/s"
+        f" at {best['creates/s']} creates/s)": best["backlog growth/s"] <= 0.05 * best["creates/s"],
         f"peak RSS <= 100 MB per API process ({peak_rss:.1f} MB)": peak_rss <= 100,
         f"--workers 2 faster than 1 ({two['creates/s']} vs {one['creates/s']} creates/s)": two[
             "creates/s"
@@ -601,6 +618,12 @@ def report(
         f"\nservice/baseline ratio (best vs best): {ratio:.2f}"
         f" ({best['level']} at {best['concurrency']} vs baseline at {best_baseline['concurrency']})"
     )
+    if fastest is not best:
+        print(
+            f"faster but not sustained: {fastest['level']} at {fastest['concurrency']},"
+            f" {fastest['creates/s']} creates/s while the outbox grew by"
+            f" {fastest['backlog growth/s']} events/s"
+        )
     print(f"peak RSS per process of serve (MB): {json.dumps(rss)}")
     print("\ntargets:")
     for text, holds in targets.items():
