@@ -24,6 +24,11 @@ DB_POOL_IN_USE = Gauge(
     "Database connections checked out of this process's pool.",
     multiprocess_mode="livesum",
 )
+CREATES_HELD = Gauge(
+    "oauth_apps_creates_held",
+    "1 while this process holds creates because the relay is publishing but behind.",
+    multiprocess_mode="livemax",
+)
 EVENTS_PUBLISHED = Counter(
     "oauth_apps_events_published_total", "Events confirmed by RabbitMQ.", ["type"]
 )

@@ -22,6 +22,7 @@ from service.api.middlewares import error_middleware, metrics_middleware, reques
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
+from service.events.pressure import OutboxPressure
 from service.events.relay import Relay, RelayThread
 from service.operations.accounts import ensure_user
 from service.operations.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
@@ -58,9 +59,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await check_connection(database.engine)
         app[DATABASE] = database
-        app[APP_WRITER] = writer = AppWriter(database)
+        pressure = OutboxPressure(database)
+        pressure.start()
+        app[APP_WRITER] = writer = AppWriter(database, before_write=pressure.wait)
         yield
         await writer.close()  # requests are finished by now: nothing more will queue
+        await pressure.close()
     finally:
         await database.dispose()
 

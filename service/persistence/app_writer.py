@@ -4,7 +4,9 @@ A create waits for its own row to be committed, exactly as before; what changes 
 that the creates queued while a statement runs go out together in the next one. At
 low load a batch holds one create and nothing waits; under load PostgreSQL does one
 statement, one commit and one outbox notification per batch instead of per app. If a
-statement fails, every create in it fails (none of them is half-written).
+statement fails, every create in it fails (none of them is half-written). Before each
+statement the writer awaits ``before_write``, through which the API holds creates while
+the relay is behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from service.persistence.apps import NewApp, insert_apps_with_events
 from service.persistence.database import Database
@@ -23,8 +26,11 @@ WRITERS = 4  # statements in flight at once
 class AppWriter:
     """Queues new apps and writes them in batches until closed."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self, database: Database, before_write: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self._database = database
+        self._before_write = before_write
         self._queue: deque[tuple[NewApp, asyncio.Future[None]]] = deque()
         self._ready = asyncio.Event()
         self._tasks = [asyncio.create_task(self._write_batches()) for _ in range(WRITERS)]
@@ -47,6 +53,8 @@ class AppWriter:
     async def _write_batches(self) -> None:
         while True:
             await self._ready.wait()
+            if self._before_write is not None:
+                await self._before_write()
             batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
             if not self._queue:
                 self._ready.clear()

@@ -73,6 +73,27 @@ async def purge_published(connection: AsyncConnection, retention: timedelta) -> 
     return result.rowcount or 0
 
 
+@dataclass(frozen=True, slots=True)
+class OldestPending:
+    """The oldest unpublished event: which one, and how long ago (database clock) it was made."""
+
+    seq: int
+    age: float
+
+
+async def oldest_pending(connection: AsyncConnection) -> OldestPending | None:
+    """Return the oldest unpublished event, or None when the relay has published all."""
+    row = (
+        await connection.execute(
+            select(OutboxEvent.seq, func.extract("epoch", func.now() - OutboxEvent.created_at))
+            .where(OutboxEvent.published_at.is_(None))
+            .order_by(OutboxEvent.seq)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else OldestPending(int(row[0]), float(row[1]))
+
+
 async def backlog(connection: AsyncConnection) -> tuple[int, float]:
     """Return the number of unpublished events and the age in seconds of the oldest."""
     row = (
