@@ -12,14 +12,19 @@ import orjson
 from prometheus_client import start_http_server
 
 from service.config import ConfigError, Settings, parse_port, report_config_error
-from service.events.relay import Relay
 from service.events.workers import audit_entries, consume
 from service.logs import configure_logging
 from service.operations import accounts
 from service.operations.accounts import AccountError
 from service.persistence.database import Database, check_connection
 from service.persistence.migrations import migrate
-from service.serve import run, run_until_stopped, serve_http, serve_workers
+from service.serve import (
+    relay_until_stopped,
+    run,
+    run_until_stopped,
+    serve_http,
+    serve_workers,
+)
 
 T = TypeVar("T")
 
@@ -107,7 +112,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("relay", "consume") and settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.host)
     if args.command == "relay":
-        run(lambda: run_until_stopped(Relay.from_settings(settings).run))
+        run(lambda: relay_until_stopped(settings))
         return 0
     if args.command == "consume":
         run(lambda: run_until_stopped(lambda stop: consume(settings, args.consumer, stop)))

@@ -84,6 +84,11 @@ async def run_until_stopped(work: Callable[[asyncio.Event], Coroutine[Any, Any, 
     await task
 
 
+async def relay_until_stopped(settings: Settings) -> None:
+    """Run the outbox relay alone until SIGTERM or SIGINT."""
+    await run_until_stopped(Relay.from_settings(settings).run)
+
+
 def run(main: Callable[[], Awaitable[T]]) -> T:
     """Run ``main`` on uvloop and return its result."""
     return uvloop.run(main())  # type: ignore[arg-type]
@@ -103,7 +108,7 @@ def _api_worker(settings: Settings) -> None:
 
 
 def _relay_worker(settings: Settings) -> None:
-    _in_child(settings, lambda: run_until_stopped(Relay.from_settings(settings).run))
+    _in_child(settings, lambda: relay_until_stopped(settings))
 
 
 def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
