@@ -8,7 +8,7 @@ from service.domain.backoff import Backoff
 from service.domain.events import EventType, app_event
 from service.domain.oauth_app import Actor, OAuthApp
 from service.events.consumer import PoisonMessage, parse_event
-from service.events.relay import plan_waves, to_message
+from service.events.relay import message_properties, plan_waves
 from service.events.topology import Topology
 from service.persistence.outbox import PendingEvent
 
@@ -60,13 +60,14 @@ def test_event_document_is_a_cloudevent_without_secret() -> None:
 def test_message_properties() -> None:
     event = app_event(EventType.CREATED, APP, ACTOR, NOW)
     body = orjson.dumps(event.document).decode()
-    message = to_message(PendingEvent(7, event.id, "oauth_app.created", APP.id, body, NOW))
-    assert message.body == body.encode()
-    assert message.content_type == "application/cloudevents+json"
-    assert message.delivery_mode == 2
-    assert message.message_id == str(event.id)
-    assert message.type == "oauth_app.created"
-    assert message.timestamp is not None
+    properties = message_properties(
+        PendingEvent(7, event.id, "oauth_app.created", APP.id, body, NOW)
+    )
+    assert properties.content_type == "application/cloudevents+json"
+    assert properties.delivery_mode == 2
+    assert properties.message_id == str(event.id)
+    assert properties.message_type == "oauth_app.created"
+    assert properties.timestamp == NOW
 
 
 def test_parse_event_round_trip() -> None:
