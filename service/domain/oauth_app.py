@@ -107,9 +107,9 @@ def utc_now() -> datetime:
 
 def format_timestamp(moment: datetime) -> str:
     """Return ``Date.prototype.toJSON()``'s form: UTC, three fraction digits, ``Z``."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    # isoformat is C code and pads the year to four digits, as toJSON does; every
+    # create formats five timestamps, and strftime took 5% of an API worker's CPU.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def app_not_found(method: str) -> RuleViolation:

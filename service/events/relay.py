@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -175,14 +176,15 @@ class Relay:
                 return_exceptions=True,
             )
             confirmed = [
-                event.seq
+                event
                 for event, result in zip(wave, results, strict=True)
                 if not isinstance(result, BaseException)
             ]
-            await outbox.mark_published(connection, confirmed)
-            for event, result in zip(wave, results, strict=True):
-                if not isinstance(result, BaseException):
-                    EVENTS_PUBLISHED.labels(event.event_type).inc()
+            await outbox.mark_published(connection, [event.seq for event in confirmed])
+            # One update per event type and wave: each is a write to shared memory
+            # when the workers share their metrics.
+            for event_type, count in Counter(event.event_type for event in confirmed).items():
+                EVENTS_PUBLISHED.labels(event_type).inc(count)
             failures = [result for result in results if isinstance(result, BaseException)]
             if failures:
                 EVENTS_PUBLISH_FAILED.inc(len(failures))

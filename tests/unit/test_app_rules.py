@@ -1,7 +1,9 @@
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 from service.domain.errors import RuleViolation
-from service.domain.oauth_app import check_app_fields
+from service.domain.oauth_app import check_app_fields, format_timestamp
 from service.domain.redirect_uris import RedirectUriPolicy
 
 RFC = RedirectUriPolicy.RFC6749
@@ -90,3 +92,20 @@ def test_bounds() -> None:
 )
 def test_unstorable_text(kwargs: dict[str, str], error_type: str) -> None:
     assert violation(**kwargs).error_type == error_type
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (datetime(2024, 1, 17, 13, 30, 41, 521000, UTC), "2024-01-17T13:30:41.521Z"),
+        (datetime(2024, 1, 17, 13, 30, 41, 999999, UTC), "2024-01-17T13:30:41.999Z"),
+        (datetime(2024, 1, 17, 13, 30, 41, tzinfo=UTC), "2024-01-17T13:30:41.000Z"),
+        (
+            datetime(2024, 1, 1, 1, 0, 0, 5000, timezone(timedelta(hours=2))),
+            "2023-12-31T23:00:00.005Z",
+        ),
+        (datetime(999, 1, 1, tzinfo=UTC), "0999-01-01T00:00:00.000Z"),
+    ],
+)
+def test_timestamps_look_like_javascript_to_json(moment: datetime, expected: str) -> None:
+    assert format_timestamp(moment) == expected
