@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -35,6 +36,7 @@ DATABASE = "oauth_apps_bench"
 EXCHANGE = "oauth_apps_bench"
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 AMQP = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+CONSUMER_QUEUES = (f"{EXCHANGE}.audit", f"{EXCHANGE}.notification")
 BODY = {"name": "bench", "active": True, "redirectUri": "https://bench.test/cb"}
 
 
@@ -188,6 +190,20 @@ class Observer:
         await queue.bind(exchange, "#")
         await queue.consume(self._on_message, no_ack=True)
 
+    async def empty_consumer_queues(self) -> None:
+        """Purge the audit and notification queues, which fill up with no consumer running.
+
+        Every level starts from empty queues: RabbitMQ's CPU per message grows with the
+        messages queued (with 150,000 queued it was 2.5x its cost on empty queues), so
+        without this each level would pay for the ones before it, the baseline (run
+        last) most of all.
+        """
+        for name in CONSUMER_QUEUES:
+            # Not declared yet before the first start: the service's relay declares it.
+            async with await self.connection.channel() as channel:
+                with contextlib.suppress(aio_pika.exceptions.ChannelNotFoundEntity):
+                    await (await channel.get_queue(name)).purge()
+
     async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         self.arrivals[orjson.loads(message.body)["subject"]] = time.time()
 
@@ -272,6 +288,7 @@ async def drive(
     rate: float | None = None,
 ) -> Level:
     """Closed loop with ``concurrency`` clients, or open loop at ``rate`` creates/s."""
+    await observer.empty_consumer_queues()
     level = Level(name, concurrency, seconds)
     sent: dict[str, float] = {}
     deadline = time.perf_counter() + seconds
@@ -376,6 +393,7 @@ async def drive_wrk(
             answers=answers,
         )
     )
+    await observer.empty_consumer_queues()
     level = Level(name, concurrency, seconds)
     before = await db.fetchval("SELECT count(*) FROM oauth_apps")
     meter = CpuMeter(service.process.pid)
@@ -447,8 +465,9 @@ async def half_peak(
     return await drive_wrk(service, headers, observer, db, name, best.concurrency, args.seconds)
 
 
-async def run_baseline(concurrency: int, seconds: float) -> Level:
+async def run_baseline(observer: Observer, concurrency: int, seconds: float) -> Level:
     """Run the baseline while the observer goes on receiving its events, as for the service."""
+    await observer.empty_consumer_queues()
     meter = CpuMeter(service_pid=None)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -548,7 +567,7 @@ async def one_round(
         async with Service(env, workers) as service:
             levels.append(await half_peak(args, service, headers, observer, db, peak))
     for concurrency in args.concurrency:
-        levels.append(await run_baseline(concurrency, args.seconds))
+        levels.append(await run_baseline(observer, concurrency, args.seconds))
         await db.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
     await db.close()
     await observer.connection.close()
