@@ -1,14 +1,16 @@
 import uuid
 from datetime import UTC, datetime
 
+import aiormq
 import orjson
 import pytest
+from sqlalchemy.engine import make_url
 
 from service.domain.backoff import Backoff
 from service.domain.events import EventType, app_event
 from service.domain.oauth_app import Actor, OAuthApp
 from service.events.consumer import PoisonMessage, parse_event
-from service.events.relay import message_properties, plan_waves
+from service.events.relay import Relay, RelayConfig, message_properties, plan_waves
 from service.events.topology import Topology
 from service.persistence.outbox import PendingEvent
 
@@ -127,3 +129,13 @@ def test_topology_names_follow_the_exchange() -> None:
     assert topology.notification.routing_keys == ("oauth_app.created",)
     assert topology.audit.dead_letter_queue == "oauth_apps.audit.dlq"
     assert topology.dead_letter_exchange == "oauth_apps.dlx"
+
+
+def test_a_whole_wave_fits_in_the_connection_write_queue() -> None:
+    Relay(
+        make_url("postgresql+asyncpg://x@localhost/x"),
+        "amqp://x",
+        Topology("x"),
+        RelayConfig(batch_size=750),
+    )
+    assert aiormq.Connection.FRAME_BUFFER_SIZE >= 750
