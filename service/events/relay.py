@@ -156,7 +156,7 @@ class Relay:
                 channel = await broker.channel(publisher_confirms=True, on_return_raises=True)
                 await declare(channel, self._topology)
                 # Publishing through aiormq's channel skips aio-pika's Message and
-                # wrapper, a third of the relay's CPU per event (see performance.md).
+                # wrapper, a fifth of the relay's CPU per event (see performance.md).
                 publisher = await channel.get_underlay_channel()
                 assert isinstance(publisher, aiormq.Channel)
                 log.info("relay active", extra={"fields": {"exchange": self._topology.exchange}})

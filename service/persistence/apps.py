@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.events import AppEvent
 from service.domain.oauth_app import Actor, OAuthApp
 from service.domain.text import storable
+from service.persistence.database import dump_json
 from service.persistence.models import OAuthAppRow, OutboxEvent
 
 _APP_COLUMNS = (
@@ -104,19 +104,15 @@ async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[Ne
             "actor_ids": [row.app.created_by.id for row in rows],
             "actor_usernames": [row.app.created_by.username for row in rows],
             "responses": [
-                _json(row.app.to_document()) if row.idempotency_key is not None else None
+                dump_json(row.app.to_document()) if row.idempotency_key is not None else None
                 for row in rows
             ],
             "idempotency_keys": [row.idempotency_key for row in rows],
             "event_ids": [row.event.id for row in rows],
             "event_types": [row.event.type.value for row in rows],
-            "payloads": [_json(row.event.document) for row in rows],
+            "payloads": [dump_json(row.event.document) for row in rows],
         },
     )
-
-
-def _json(value: dict[str, Any]) -> str:
-    return orjson.dumps(value).decode()
 
 
 async def add_event(session: AsyncSession, event: AppEvent) -> None:

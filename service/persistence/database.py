@@ -39,7 +39,8 @@ def is_database_unavailable(error: BaseException) -> bool:
     return isinstance(error, UNAVAILABLE_ERRORS)
 
 
-def _dumps(value: object) -> str:
+def dump_json(value: object) -> str:
+    """Serialise ``value`` as the engine does for JSON columns."""
     return orjson.dumps(value).decode()
 
 
@@ -52,7 +53,7 @@ def create_engine(url: URL, pool_size: int = 20) -> AsyncEngine:
         # the pool size kept opening connections (and re-preparing statements on them).
         max_overflow=0,
         pool_timeout=5,
-        json_serializer=_dumps,
+        json_serializer=dump_json,
         json_deserializer=orjson.loads,
         connect_args={"timeout": 5, "command_timeout": 15},
     )
