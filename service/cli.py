@@ -1,4 +1,4 @@
-"""The ``oauth-apps`` command (SPEC section 2)."""
+"""The ``oauth-apps`` command: every subcommand of the README's command table."""
 
 from __future__ import annotations
 
@@ -11,12 +11,19 @@ from typing import TypeVar
 import orjson
 from prometheus_client import start_http_server
 
-from service.config import ConfigError, Settings, parse_port, report_config_error
-from service.events.workers import audit_entries, consume
+from service import bootstrap
+from service.config import (
+    ConfigError,
+    DependencyUnavailable,
+    Settings,
+    parse_port,
+    report_startup_error,
+)
+from service.domain.errors import AccountError
+from service.events.topology import consumer_names
 from service.logs import configure_logging
-from service.operations import accounts
-from service.operations.accounts import AccountError
-from service.persistence.database import Database, check_connection
+from service.persistence import audit_log
+from service.persistence.database import Database
 from service.persistence.migrations import migrate
 from service.serve import (
     relay_until_stopped,
@@ -25,6 +32,7 @@ from service.serve import (
     serve_http,
     serve_workers,
 )
+from service.usecases import accounts
 
 T = TypeVar("T")
 
@@ -45,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("relay", help="run the outbox relay alone")
+    commands.add_parser("asyncapi", help="print the AsyncAPI document of the events")
 
     consume = commands.add_parser("consume", help="run a downstream consumer")
-    consume.add_argument("consumer", choices=["audit", "notification"])
+    consume.add_argument("consumer", choices=consumer_names())
 
     audit = commands.add_parser("audit", help="read the audit log").add_subparsers(
         dest="action", required=True
@@ -81,9 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         return _dispatch(args, settings)
-    except ConfigError as error:
-        report_config_error(error)
-        return 2
+    except (ConfigError, DependencyUnavailable) as error:
+        return report_startup_error(error)
     except AccountError as error:
         print(f"oauth-apps: {error}", file=sys.stderr)
         return 1
@@ -109,18 +117,27 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return serve_workers(settings, with_relay, args.workers)
         run(lambda: serve_http(settings, with_relay))
         return 0
+    if args.command == "asyncapi":
+        from service.events.asyncapi import asyncapi_document
+
+        sys.stdout.write(
+            orjson.dumps(asyncapi_document(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+        return 0
     if args.command in ("relay", "consume") and settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.host)
     if args.command == "relay":
         run(lambda: relay_until_stopped(settings))
         return 0
     if args.command == "consume":
-        run(lambda: run_until_stopped(lambda stop: consume(settings, args.consumer, stop)))
+        run(
+            lambda: run_until_stopped(
+                lambda stop: bootstrap.run_consumer(settings, args.consumer, stop)
+            )
+        )
         return 0
     if args.command == "audit":
-        entries = _with_database(
-            settings, lambda db: audit_entries(db.sessions, max(1, args.limit))
-        )
+        entries = _with_database(settings, lambda db: _newest_audit_entries(db, args.limit))
         for entry in entries:
             _print_json(entry)
         return 0
@@ -128,7 +145,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         roles = tuple(args.roles or ["user"])
         profile = _with_database(
             settings,
-            lambda db: accounts.create_user(db, args.username, args.password, args.email, roles),
+            lambda db: accounts.create_user(
+                db, args.username, args.password, email=args.email, roles=roles
+            ),
         )
         _print_json({"_id": profile.id, "username": profile.username, "roles": list(profile.roles)})
         return 0
@@ -143,14 +162,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _with_database(settings: Settings, use: Callable[[Database], Awaitable[T]]) -> T:
     async def body() -> T:
-        database = Database.connect(settings.database_url, pool_size=1)
-        try:
-            await check_connection(database.engine)
+        async with bootstrap.database(settings, pool_size=1) as database:
             return await use(database)
-        finally:
-            await database.dispose()
 
     return run(body)
+
+
+async def _newest_audit_entries(database: Database, limit: int) -> list[dict[str, object]]:
+    async with database.sessions() as session:
+        return await audit_log.newest_entries(session, max(1, limit))
 
 
 def _print_json(value: object) -> None:

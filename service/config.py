@@ -1,4 +1,4 @@
-"""Configuration from the environment (SPEC section 2); flags override in the CLI."""
+"""Configuration from the environment (README, "Configuration"); flags override in the CLI."""
 
 from __future__ import annotations
 
@@ -26,9 +26,26 @@ class ConfigError(Exception):
         self.variable = variable
 
 
-def report_config_error(error: ConfigError) -> None:
-    """Print the one-line report of a configuration error."""
-    print(f"oauth-apps: configuration error: {error}", file=sys.stderr)
+class DependencyUnavailable(Exception):
+    """A server the command needs (PostgreSQL) cannot be reached at start-up."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+# Exit statuses: bad configuration is the operator's to fix; an outage may pass by itself.
+EXIT_CONFIG_ERROR = 2
+EXIT_UNAVAILABLE = 1
+
+
+def report_startup_error(error: ConfigError | DependencyUnavailable) -> int:
+    """Print the one-line report of an error that stops a command; return its exit status."""
+    if isinstance(error, ConfigError):
+        print(f"oauth-apps: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    print(f"oauth-apps: unavailable: {error}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
 
 
 @dataclass(frozen=True)

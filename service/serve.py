@@ -17,10 +17,11 @@ from typing import Any, TypeVar, cast
 import uvloop
 from aiohttp import web
 
-from service.api.app import create_app
+from service import bootstrap
+from service.api.application import create_application
 from service.api.middlewares import JsonAccessLogger
-from service.config import ConfigError, Settings, report_config_error
-from service.events.relay import Relay
+from service.config import ConfigError, DependencyUnavailable, Settings, report_startup_error
+from service.events.relay import make_room_for_a_wave
 from service.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,8 @@ SHUTDOWN_TIMEOUT = 30.0
 def freeze_startup_objects() -> None:
     """Leave what start-up allocated (modules, the app, its pools) out of collections.
 
-    Under load a full collection came about every two seconds and walked all of it:
-    65-75 ms with every thread of the process stopped, which set the p99 of both the
-    request latency and the event lag.
+    Full collections walked all of it with every thread stopped, and set the p99 of
+    request latency and event lag (docs/performance.md).
     """
     gc.collect()
     gc.freeze()
@@ -55,8 +55,10 @@ async def wait_for_stop_signal() -> None:
 
 async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = False) -> None:
     """Serve until SIGTERM, then stop accepting and let in-flight requests finish."""
+    if with_relay:
+        make_room_for_a_wave(settings.relay_batch_size)
     runner = web.AppRunner(
-        create_app(settings, with_relay),
+        create_application(settings, with_relay=with_relay),
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         access_log_class=JsonAccessLogger,
     )
@@ -86,7 +88,8 @@ async def run_until_stopped(work: Callable[[asyncio.Event], Coroutine[Any, Any, 
 
 async def relay_until_stopped(settings: Settings) -> None:
     """Run the outbox relay alone until SIGTERM or SIGINT."""
-    await run_until_stopped(Relay.from_settings(settings).run)
+    make_room_for_a_wave(settings.relay_batch_size)
+    await run_until_stopped(lambda stop: bootstrap.run_relay(settings, stop))
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
@@ -98,9 +101,8 @@ def _in_child(settings: Settings, main: Callable[[], Coroutine[Any, Any, None]])
     configure_logging(settings.log_level)  # a spawned process starts with Python's defaults
     try:
         run(main)
-    except ConfigError as error:
-        report_config_error(error)
-        raise SystemExit(2) from None
+    except (ConfigError, DependencyUnavailable) as error:
+        raise SystemExit(report_startup_error(error)) from None
 
 
 def _api_worker(settings: Settings) -> None:

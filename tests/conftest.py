@@ -1,4 +1,9 @@
-"""Shared fixtures: a fresh test database migrated once, a real HTTP server, users with tokens."""
+"""Shared fixtures: a fresh test database migrated once, a real HTTP server, users with tokens.
+
+A test needs the real PostgreSQL and RabbitMQ exactly when it uses one of these fixtures
+(all of them start from ``database_url``): such tests are marked ``connected``, so that
+``pytest -m "not connected"`` runs the pure checks alone, wherever they live.
+"""
 
 from __future__ import annotations
 
@@ -15,28 +20,29 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import URL
 
-from service.api.app import create_app
+from service import bootstrap
+from service.api.application import create_application
 from service.config import Settings, parse_database_url
 from service.domain.events import AppEvent
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.events.topology import Topology
-from service.operations import accounts, oauth_apps
 from service.persistence.database import Database, asyncpg_dsn
 from service.persistence.migrations import migrate
-from tests.broker import Observer, reset_topology
-from tests.processes import Stack, service_env
+from service.usecases import accounts, oauth_apps
+from service.usecases.group_commit import AppWriter
+from tests.support.broker import Observer, reset_topology
+from tests.support.processes import Stack, service_env
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/oauth_apps_test"
 )
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-TESTS = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test outside tests/unit as needing the real services."""
+    """Mark the tests whose fixtures reach the real services."""
     for item in items:
-        if TESTS / "unit" not in Path(str(item.path)).parents:
+        if "database_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.connected)
 
 
@@ -77,6 +83,13 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+async def writer(database: Database) -> AsyncIterator[AppWriter]:
+    """The group-commit writer that registrations go through, as in the API."""
+    async with bootstrap.app_writer(database) as app_writer:
+        yield app_writer
+
+
+@pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """A raw connection to the test database, with every table emptied first."""
     connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
@@ -89,7 +102,7 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 async def start_client(settings: Settings) -> TestClient[Any, Any]:
     """Serve the real application on a loopback port and return a client for it."""
-    client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings)))
+    client: TestClient[Any, Any] = TestClient(TestServer(create_application(settings)))
     await client.start_server()
     return client
 
@@ -105,7 +118,7 @@ async def client(settings: Settings, db: asyncpg.Connection) -> AsyncIterator[Te
 async def user_headers(database: Database, username: str, roles: tuple[str, ...]) -> dict[str, str]:
     """Create a user and return the headers that authenticate as it."""
     await accounts.create_user(
-        database, username, "correct horse", f"{username}@example.test", roles
+        database, username, "correct horse", email=f"{username}@example.test", roles=roles
     )
     token = await accounts.create_personal_token(database, username)
     return {"X-User-Id": token.user_id, "X-Auth-Token": token.auth_token}

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from service.api.keys import AUTH_CACHE, DATABASE, RATE_LIMITER
-from service.api.responses import forbidden, too_many_requests, unauthorized
 from service.domain.accounts import BYPASS_RATE_LIMIT, Principal
-from service.operations import accounts
+from service.domain.errors import AuthenticationRequired, PermissionDenied, RateLimited
+from service.usecases import accounts
 
 AuthenticatedHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -21,7 +21,7 @@ def credentials(request: web.Request) -> tuple[str, str]:
     user_id = request.headers.get("X-User-Id", "")
     token = request.headers.get("X-Auth-Token", "")
     if not user_id or not token:
-        raise unauthorized()
+        raise AuthenticationRequired()
     return user_id, token
 
 
@@ -36,19 +36,17 @@ def authenticated(permission: str | None = None) -> Callable[[AuthenticatedHandl
         async def wrapper(request: web.Request) -> web.StreamResponse:
             user_id, token = credentials(request)
             principal = await accounts.authenticate(
-                request.app[DATABASE], user_id, token, request.app[AUTH_CACHE]
+                request.app[DATABASE], user_id, token, cache=request.app[AUTH_CACHE]
             )
             if principal is None:
-                raise unauthorized()
+                raise AuthenticationRequired()
             if permission is not None and not principal.can(permission):
-                raise forbidden()
+                raise PermissionDenied()
             if principal.can(BYPASS_RATE_LIMIT) or not request.app[RATE_LIMITER].calls:
                 return await handler(request, principal)
             decision = request.app[RATE_LIMITER].hit(f"{request.path} {principal.id}")
             if not decision.allowed:
-                error = too_many_requests(decision.retry_after)
-                error.headers = dict(error.headers or {}) | decision.headers()
-                raise error
+                raise RateLimited(decision.retry_after, decision.headers())
             response = await handler(request, principal)
             response.headers.update(decision.headers())
             return response

@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import hdrs, web
 
-from service.api.responses import ApiError, invalid_params
+from service.api.errors import BodyTooLarge, UnsupportedMediaType
+from service.domain.errors import InvalidParams
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_TYPE = "application/json"
@@ -32,7 +33,7 @@ def parse_json(raw: bytes) -> object:
         return json.loads(text, parse_int=float, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
         detail = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise invalid_params(f"The request body could not be parsed as JSON: {detail}") from None
+        raise InvalidParams(f"The request body could not be parsed as JSON: {detail}") from None
 
 
 def parse_form(raw: bytes) -> dict[str, object]:
@@ -40,7 +41,7 @@ def parse_form(raw: bytes) -> dict[str, object]:
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
     except (ValueError, UnicodeDecodeError) as error:
-        raise invalid_params(f"The request body could not be parsed as a form: {error}") from None
+        raise InvalidParams(f"The request body could not be parsed as a form: {error}") from None
     form: dict[str, object] = {}
     for key, value in pairs:
         if key in form:
@@ -56,8 +57,8 @@ async def read_body(request: web.Request) -> object:
     declared = request.headers.get(hdrs.CONTENT_TYPE)
     content_type = request.content_type if declared else JSON_TYPE
     if content_type not in (JSON_TYPE, FORM_TYPE):
-        raise invalid_params(
-            f"Unsupported content type {content_type!r}: send {JSON_TYPE} or {FORM_TYPE}", 415
+        raise UnsupportedMediaType(
+            f"Unsupported content type {content_type!r}: send {JSON_TYPE} or {FORM_TYPE}"
         )
     try:
         raw = await request.read()
@@ -66,6 +67,6 @@ async def read_body(request: web.Request) -> object:
     return parse_json(raw) if content_type == JSON_TYPE else parse_form(raw)
 
 
-def body_too_large() -> ApiError:
-    """Return the 413 for a body over the limit."""
-    return invalid_params(f"The request body is larger than {MAX_BODY_BYTES} bytes", 413)
+def body_too_large() -> BodyTooLarge:
+    """Return the error of a body over the limit."""
+    return BodyTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes")

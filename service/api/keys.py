@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from service.api.auth_cache import AuthCache
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
-from service.operations.auth_cache import AuthCache
-from service.persistence.app_writer import AppWriter
 from service.persistence.database import Database
+from service.usecases.group_commit import AppWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)

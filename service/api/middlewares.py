@@ -13,10 +13,14 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_request import BaseRequest
 
 from service.api.bodies import body_too_large
+from service.api.errors import (
+    domain_error_response,
+    http_error,
+    internal_error,
+    service_unavailable,
+)
 from service.api.keys import DATABASE
-from service.api.responses import ApiError, json_response, typed_error
-from service.domain.errors import AppNotFound, InvalidParams, InvalidQuery, RuleViolation
-from service.domain.idempotency import IdempotencyError
+from service.domain.errors import DomainError
 from service.logs import request_id_var
 from service.metrics import DB_POOL_IN_USE, HTTP_LATENCY, HTTP_REQUESTS
 from service.persistence.database import is_database_unavailable
@@ -87,53 +91,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Map every exception to a JSON error; nothing reaches the client as a traceback."""
     try:
         return await handler(request)
-    except ApiError as error:
-        return error.response()
-    except InvalidParams as error:
-        return typed_error(400, "invalid-params", error.message).response()
-    except RuleViolation as error:
-        return typed_error(
-            400, error.error_type, error.message, details={"method": error.method}
-        ).response()
-    except InvalidQuery as error:
-        body = {"success": False, "errorType": "error-invalid-params", "error": error.message}
-        return json_response(body, 400)
-    except IdempotencyError as error:
-        return typed_error(error.status, error.error_type, error.message).response()
-    except AppNotFound:
-        return json_response({"success": False, "error": "OAuth app not found."}, 400)
+    except DomainError as error:
+        return domain_error_response(error)
     except web.HTTPRequestEntityTooLarge:
-        return body_too_large().response()
-    except web.HTTPMethodNotAllowed as error:
-        return _method_not_allowed(request, error)
+        return domain_error_response(body_too_large())
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return typed_error(error.status, _error_type(error), _describe(request, error)).response()
+        return http_error(request, error)
     except Exception as error:
         if is_database_unavailable(error):
             log.warning("database unavailable", exc_info=error)
-            return typed_error(
-                503, "error-service-unavailable", "The database is unavailable, try again shortly"
-            ).response()
+            return service_unavailable("The database is unavailable, try again shortly")
         log.exception("unhandled error")
-        return typed_error(500, "error-internal", "Internal server error").response()
-
-
-def _method_not_allowed(request: web.Request, error: web.HTTPMethodNotAllowed) -> web.Response:
-    allowed = ", ".join(sorted(error.allowed_methods))
-    response = typed_error(
-        405, "error-method-not-allowed", f"Method {request.method} is not allowed; use {allowed}"
-    ).response()
-    response.headers["Allow"] = allowed
-    return response
-
-
-def _error_type(error: web.HTTPException) -> str:
-    return "error-not-found" if error.status == 404 else "error-http"
-
-
-def _describe(request: web.Request, error: web.HTTPException) -> str:
-    if error.status == 404:
-        return f"API endpoint {request.path!r} does not exist"
-    return error.reason
+        return internal_error()

@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from service.domain.oauth_app import Actor
-
 MANAGE_OAUTH_APPS = "manage-oauth-apps"
 BYPASS_RATE_LIMIT = "api-bypass-rate-limit"
 LOGIN_TOKEN_LIFETIME = timedelta(days=90)  # Rocket.Chat's Accounts_LoginExpiration default
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A user as apps and events cite them: ``{_id, username}``."""
+
+    id: str
+    username: str
+
+    def to_document(self) -> dict[str, str]:
+        """Return the Rocket.Chat shape."""
+        return {"_id": self.id, "username": self.username}
 
 
 @dataclass(frozen=True, slots=True)

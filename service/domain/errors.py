@@ -1,4 +1,4 @@
-"""Domain failures; the HTTP layer maps each to Rocket.Chat's error shapes."""
+"""Every failure a caller can cause, in one hierarchy; ``api/errors.py`` maps each to HTTP."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base of every failure that a caller caused and can correct."""
 
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
 
 class InvalidParams(DomainError):
     """The request does not match the endpoint's schema (Rocket.Chat's ``invalid-params``)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class RuleViolation(DomainError):
@@ -21,17 +21,60 @@ class RuleViolation(DomainError):
     def __init__(self, error_type: str, message: str, method: str) -> None:
         super().__init__(message)
         self.error_type = error_type
-        self.message = message
         self.method = method
 
 
 class InvalidQuery(DomainError):
     """A query string that the endpoint does not accept (``error-invalid-params``)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
 
 class AppNotFound(DomainError):
     """No OAuth app matches the given identifier."""
+
+
+class AuthenticationRequired(DomainError):
+    """No valid login token came with the request."""
+
+
+class PermissionDenied(DomainError):
+    """The caller's roles do not grant the permission the endpoint needs."""
+
+
+class LoginFailed(DomainError):
+    """Unknown user or wrong password."""
+
+
+class RateLimited(DomainError):
+    """Too many calls (or failed logins); the caller may retry after ``retry_after`` s."""
+
+    def __init__(self, retry_after: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(
+            "Error, too many requests. Please slow down. "
+            f"You must wait {retry_after} seconds before trying this endpoint again."
+        )
+        self.retry_after = retry_after
+        self.headers = headers or {}
+
+
+class AccountError(DomainError):
+    """A user or token command that cannot be carried out, with the reason."""
+
+
+class UserExists(AccountError):
+    """The username or email is taken."""
+
+
+class IdempotencyError(DomainError):
+    """An ``Idempotency-Key`` that cannot be used for this request."""
+
+
+class InvalidIdempotencyKey(IdempotencyError):
+    """The header is not 1-255 printable ASCII characters."""
+
+
+class IdempotencyKeyReused(IdempotencyError):
+    """The key was used before with another body."""
+
+
+class IdempotencyKeyInFlight(IdempotencyError):
+    """The first request with this key has not finished."""

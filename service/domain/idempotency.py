@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` rules for create (SPEC 4.6)."""
+"""``Idempotency-Key`` rules for create: one key, one app, for 24 hours."""
 
 from __future__ import annotations
 
@@ -9,41 +9,12 @@ from datetime import timedelta
 
 import orjson
 
-from service.domain.errors import DomainError
+from service.domain.errors import InvalidIdempotencyKey
 
 KEY_LIFETIME = timedelta(hours=24)
 # A reservation whose request never finished (its process died) is taken over after this.
 ABANDONED_AFTER = timedelta(seconds=60)
 _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
-
-
-class IdempotencyError(DomainError):
-    """A key that cannot be used for this request."""
-
-    status = 400
-    error_type = "invalid-params"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidIdempotencyKey(IdempotencyError):
-    """The header is not 1-255 printable ASCII characters."""
-
-
-class IdempotencyKeyReused(IdempotencyError):
-    """The key was used before with another body."""
-
-    status = 422
-    error_type = "error-idempotency-key-reused"
-
-
-class IdempotencyKeyInFlight(IdempotencyError):
-    """The first request with this key has not finished."""
-
-    status = 409
-    error_type = "error-idempotency-key-in-flight"
 
 
 @dataclass(frozen=True, slots=True)

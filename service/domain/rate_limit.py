@@ -52,4 +52,9 @@ class RateLimiter:
         if allowed:
             used += 1
         self._windows[key] = (start, used)
-        return RateDecision(allowed, self.calls, self.calls - used, start + self.interval)
+        return RateDecision(
+            allowed=allowed,
+            limit=self.calls,
+            remaining=self.calls - used,
+            reset_at=start + self.interval,
+        )

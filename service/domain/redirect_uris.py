@@ -1,4 +1,4 @@
-"""Redirect URI lists: Rocket.Chat's parsing, then this service's policy (SPEC 4.3, 4.4)."""
+"""Redirect URI lists: Rocket.Chat's parsing, then this service's ``REDIRECT_URI_POLICY``."""
 
 from __future__ import annotations
 

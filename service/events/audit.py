@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.events.consumer import ReceivedEvent
-from service.persistence import audit
+from service.events.received import HandlerResources, ReceivedEvent
+from service.persistence import audit_log, processed_events
+from service.persistence.audit_log import NewAuditEntry
 
 
 class AuditRecorder:
@@ -16,13 +17,17 @@ class AuditRecorder:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @classmethod
+    def from_resources(cls, resources: HandlerResources) -> AuditRecorder:
+        """Build the recorder on the process's database."""
+        return cls(resources.database.sessions)
+
     async def handle(self, event: ReceivedEvent) -> None:
         """Record ``event`` unless it was recorded before (a redelivery)."""
         async with self._sessions.begin() as session:
-            if not await audit.claim_event(session, self.name, event.id):
+            if not await processed_events.claim_event(session, self.name, event.id):
                 return
-            await audit.add_entry(
-                session,
+            entry = NewAuditEntry(
                 event_id=event.id,
                 event_type=event.type,
                 app_id=event.subject,
@@ -31,3 +36,4 @@ class AuditRecorder:
                 occurred_at=event.time,
                 data=event.data,
             )
+            await audit_log.add_entry(session, entry)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-import aio_pika
-import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
 from service.domain.backoff import Backoff
+from service.events.broker import Broker
+from service.events.received import EventHandler, GiveUp, PoisonMessage, parse_event
 from service.events.topology import QueueSpec, Topology, declare
 from service.metrics import CONSUMER_MESSAGES
 from service.persistence.database import is_database_unavailable
@@ -24,74 +21,13 @@ log = logging.getLogger(__name__)
 PREFETCH = 50
 
 
-class PoisonMessage(Exception):
-    """A message that no retry can make valid."""
-
-
-class GiveUp(Exception):
-    """The handler retried what it could; the message goes to the dead-letter queue."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedEvent:
-    """The parts of a CloudEvent that consumers act on."""
-
-    id: uuid.UUID
-    type: str
-    subject: str
-    time: datetime
-    data: dict[str, Any]
-
-    @property
-    def actor(self) -> dict[str, str]:
-        """The user who caused the event."""
-        actor: dict[str, str] = self.data["actor"]
-        return actor
-
-    @property
-    def application(self) -> dict[str, Any]:
-        """The app as it was after (or, for a deletion, before) the change."""
-        application: dict[str, Any] = self.data["application"]
-        return application
-
-
-def parse_event(body: bytes) -> ReceivedEvent:
-    """Parse a CloudEvent body; raise ``PoisonMessage`` when it is not one of ours."""
-    try:
-        document = orjson.loads(body)
-        data = document["data"]
-        event = ReceivedEvent(
-            id=uuid.UUID(document["id"]),
-            type=str(document["type"]),
-            subject=str(document["subject"]),
-            time=datetime.fromisoformat(document["time"].replace("Z", "+00:00")),
-            data=data,
-        )
-        if not isinstance(data, dict) or not isinstance(data.get("application"), dict):
-            raise ValueError("data.application missing")
-        if not {"_id", "username"} <= set(data.get("actor") or ()):
-            raise ValueError("data.actor missing")
-    except (ValueError, KeyError, TypeError, AttributeError, orjson.JSONDecodeError) as error:
-        raise PoisonMessage(f"{type(error).__name__}: {error}") from None
-    return event
-
-
-class EventHandler(Protocol):
-    """What a consumer does with each event."""
-
-    name: str
-
-    async def handle(self, event: ReceivedEvent) -> None:
-        """Act on ``event`` once; raise ``GiveUp`` to dead-letter it."""
-
-
 class Consumer:
     """Consumes one queue with one handler until stopped, reconnecting after failures."""
 
     def __init__(
-        self, amqp_url: str, topology: Topology, queue: QueueSpec, handler: EventHandler
+        self, *, broker: Broker, topology: Topology, queue: QueueSpec, handler: EventHandler
     ) -> None:
-        self._amqp_url = amqp_url
+        self._broker = broker
         self._topology = topology
         self._queue = queue
         self._handler = handler
@@ -111,7 +47,7 @@ class Consumer:
                 await wait_any(stop, timeout=delay)
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        broker = await aio_pika.connect(self._amqp_url, timeout=10)
+        broker = await self._broker.connect()
         closed = asyncio.Event()
         broker.close_callbacks.add(lambda *_: closed.set())
         async with broker:

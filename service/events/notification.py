@@ -10,9 +10,9 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.backoff import Backoff
-from service.domain.oauth_app import format_timestamp
-from service.events.consumer import GiveUp, ReceivedEvent
-from service.persistence import audit
+from service.domain.timestamps import format_timestamp
+from service.events.received import GiveUp, HandlerResources, ReceivedEvent
+from service.persistence import processed_events
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class Notifier:
         self,
         sessions: async_sessionmaker[AsyncSession],
         webhook_url: str | None,
+        *,
         http: aiohttp.ClientSession | None = None,
         max_attempts: int = 5,
         timeout: float = 5.0,
@@ -54,10 +55,20 @@ class Notifier:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._first_retry_delay = first_retry_delay
 
+    @classmethod
+    def from_resources(cls, resources: HandlerResources) -> Notifier:
+        """Build the notifier that ``NOTIFY_WEBHOOK_URL`` and ``NOTIFY_MAX_ATTEMPTS`` describe."""
+        return cls(
+            resources.database.sessions,
+            resources.settings.notify_webhook_url,
+            http=resources.http,
+            max_attempts=resources.settings.notify_max_attempts,
+        )
+
     async def handle(self, event: ReceivedEvent) -> None:
         """Notify once per event id; the mark is written only after delivery."""
         async with self._sessions() as session:
-            if await audit.was_processed(session, self.name, event.id):
+            if await processed_events.was_processed(session, self.name, event.id):
                 return
         notification = notification_for(event)
         if self._webhook_url is None:
@@ -65,7 +76,7 @@ class Notifier:
         else:
             await self._deliver(notification)
         async with self._sessions.begin() as session:
-            await audit.claim_event(session, self.name, event.id)
+            await processed_events.claim_event(session, self.name, event.id)
 
     async def _deliver(self, notification: dict[str, Any]) -> None:
         assert self._http is not None and self._webhook_url is not None

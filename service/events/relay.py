@@ -13,22 +13,21 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import aio_pika
 import aiormq
 import uvloop
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.config import Settings
 from service.domain.backoff import Backoff
+from service.events.broker import Broker
 from service.events.topology import Topology, declare
 from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED
 from service.persistence import idempotency, outbox
-from service.persistence.database import create_engine
+from service.persistence.database import Database
 from service.persistence.outbox import PendingEvent
 from service.waiting import wait_any
 
@@ -73,6 +72,7 @@ def message_properties(event: PendingEvent) -> aiormq.spec.Basic.Properties:
     """Return the AMQP properties of ``event``: persistent, the event id as message id."""
     return aiormq.spec.Basic.Properties(
         content_type=CONTENT_TYPE,
+        content_encoding="utf-8",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=str(event.event_id),
         message_type=event.event_type,
@@ -85,12 +85,10 @@ def make_room_for_a_wave(batch_size: int) -> None:
     """Let aiormq queue a whole wave of publishes for its connection's writer.
 
     aiormq queues at most ``FRAME_BUFFER_SIZE`` (10) messages for the writer, and a
-    publisher that finds the queue full waits for it while holding the channel's lock.
-    Past the tenth, a wave went out one message per turn of the event loop, each in a
-    TCP segment of its own that RabbitMQ read and confirmed on its own: at 2,500
-    creates/s, a whole queue raised throughput by ~18% and cut RabbitMQ's CPU per event
-    by a third. aio-pika takes no connection class, hence the class attribute (for the
-    process; only the relay publishes). A wave never exceeds the batch size.
+    publisher that finds the queue full waits while holding the channel's lock, so
+    past the tenth a wave went out one message per loop turn (docs/performance.md has
+    the figures). aio-pika takes no connection class, hence a class attribute: a
+    process-wide setting, applied by the entry point of a process that relays.
     """
     aiormq.Connection.FRAME_BUFFER_SIZE = max(aiormq.Connection.FRAME_BUFFER_SIZE, batch_size)
 
@@ -100,48 +98,34 @@ class Relay:
 
     def __init__(
         self,
-        database_url: URL,
-        amqp_url: str,
+        database: Database,
+        broker: Broker,
         topology: Topology,
+        *,
         config: RelayConfig | None = None,
     ) -> None:
-        self._database_url = database_url
-        self._amqp_url = amqp_url
+        self._database = database
+        self._broker = broker
         self._topology = topology
         self._config = config or RelayConfig()
         self._backoff = Backoff(initial=0.1, cap=2.0)
         self._next_purge = 0.0
-        make_room_for_a_wave(self._config.batch_size)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Relay:
-        """Return the relay that ``settings`` describe."""
-        return cls(
-            settings.database_url,
-            settings.amqp_url,
-            Topology(settings.events_exchange),
-            RelayConfig(batch_size=settings.relay_batch_size),
-        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; every failure is retried after a backoff."""
-        engine = create_engine(self._database_url, pool_size=1)
-        try:
-            while not stop.is_set():
-                try:
-                    await self._run_session(engine, stop)
-                except Exception as error:  # broker or database gone: retry from scratch
-                    delay = self._backoff.next_delay()
-                    log.warning(
-                        "relay interrupted, retrying",
-                        extra={"fields": {"error": _describe(error), "retry_in": round(delay, 2)}},
-                    )
-                    await wait_any(stop, timeout=delay)
-        finally:
-            await engine.dispose()
+        while not stop.is_set():
+            try:
+                await self._run_session(stop)
+            except Exception as error:  # broker or database gone: retry from scratch
+                delay = self._backoff.next_delay()
+                log.warning(
+                    "relay interrupted, retrying",
+                    extra={"fields": {"error": _describe(error), "retry_in": round(delay, 2)}},
+                )
+                await wait_any(stop, timeout=delay)
 
-    async def _run_session(self, engine: AsyncEngine, stop: asyncio.Event) -> None:
-        async with engine.connect() as connection:
+    async def _run_session(self, stop: asyncio.Event) -> None:
+        async with self._database.engine.connect() as connection:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             while not await outbox.try_lock_relay(connection):
                 if await wait_any(stop, timeout=self._config.standby_interval):
@@ -150,7 +134,7 @@ class Relay:
             raw = await connection.get_raw_connection()
             assert raw.driver_connection is not None
             await raw.driver_connection.add_listener("outbox", lambda *_: wake.set())
-            broker = await aio_pika.connect(self._amqp_url, timeout=10)
+            broker = await self._broker.connect()
             broker.close_callbacks.add(lambda *_: wake.set())
             async with broker:
                 channel = await broker.channel(publisher_confirms=True, on_return_raises=True)
@@ -229,15 +213,15 @@ def _describe(error: BaseException) -> str:
 
 
 class RelayThread:
-    """The relay on its own thread and event loop, for running inside ``serve``.
+    """A relay on its own thread and event loop, for running inside a one-process ``serve``.
 
     On the API's event loop the relay only gets a turn between request handlers, so
-    under load the outbox grew faster than it drained; on its own loop it is scheduled
-    by the interpreter like any thread and keeps up.
+    under load the outbox grew faster than it drained. ``run`` builds the relay's own
+    resources on the thread's loop (pooled connections belong to one loop).
     """
 
-    def __init__(self, relay: Relay) -> None:
-        self._relay = relay
+    def __init__(self, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        self._run = run
         self._started = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -260,6 +244,6 @@ class RelayThread:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._started.set()
-            await self._relay.run(self._stop)
+            await self._run(self._stop)
 
         uvloop.run(run())

@@ -1,4 +1,9 @@
-"""The RabbitMQ topology, declared in one place for the relay, the consumers and the docs."""
+"""The RabbitMQ topology, declared once: each consumer queue with its events and its handler.
+
+The relay declares all of it before publishing, each consumer before consuming, and
+``asyncapi.py`` describes the same objects. Exchange and queue names derive from
+``EVENTS_EXCHANGE``, so that tests and benchmarks can use their own.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,53 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
+from service.domain.events import EventType
+from service.events.audit import AuditRecorder
+from service.events.notification import Notifier
+from service.events.received import HandlerFactory
+
 # A message redelivered this many times (a consumer keeps crashing on it) is dead-lettered.
 DELIVERY_LIMIT = 10
 
 
 @dataclass(frozen=True, slots=True)
-class QueueSpec:
-    """A consumer queue: its bindings on the events exchange and its dead-letter queue."""
+class ConsumerDeclaration:
+    """A downstream consumer: which events its queue receives and what handles them."""
 
     name: str
-    routing_keys: tuple[str, ...]
+    events: tuple[EventType, ...]
+    handler: HandlerFactory
+    summary: str
+
+
+# Adding a consumer: a handler module, and one entry here.
+CONSUMERS: tuple[ConsumerDeclaration, ...] = (
+    ConsumerDeclaration(
+        name="audit",
+        events=tuple(EventType),
+        handler=AuditRecorder.from_resources,
+        summary="writes one append-only audit_log row per event",
+    ),
+    ConsumerDeclaration(
+        name="notification",
+        events=(EventType.CREATED,),
+        handler=Notifier.from_resources,
+        summary="POSTs a notification of each new app to NOTIFY_WEBHOOK_URL, or logs it",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """A consumer's queue on one exchange: its name, bindings and dead-letter queue."""
+
+    name: str
+    consumer: ConsumerDeclaration
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        """The routing keys bound to this queue: its consumer's event types."""
+        return tuple(event.value for event in self.consumer.events)
 
     @property
     def dead_letter_queue(self) -> str:
@@ -36,19 +78,21 @@ class Topology:
         return f"{self.exchange}.dlx"
 
     @property
-    def audit(self) -> QueueSpec:
-        """The audit consumer's queue: every event."""
-        return QueueSpec(f"{self.exchange}.audit", ("oauth_app.*",))
-
-    @property
-    def notification(self) -> QueueSpec:
-        """The notification consumer's queue: creations only."""
-        return QueueSpec(f"{self.exchange}.notification", ("oauth_app.created",))
-
-    @property
     def queues(self) -> tuple[QueueSpec, ...]:
         """Every consumer queue."""
-        return (self.audit, self.notification)
+        return tuple(QueueSpec(f"{self.exchange}.{c.name}", c) for c in CONSUMERS)
+
+    def queue(self, consumer: str) -> QueueSpec:
+        """The queue of the consumer called ``consumer``."""
+        for spec in self.queues:
+            if spec.consumer.name == consumer:
+                return spec
+        raise KeyError(consumer)
+
+
+def consumer_names() -> tuple[str, ...]:
+    """The names ``oauth-apps consume`` accepts."""
+    return tuple(consumer.name for consumer in CONSUMERS)
 
 
 async def declare(channel: AbstractChannel, topology: Topology) -> AbstractExchange:

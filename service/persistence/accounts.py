@@ -67,7 +67,13 @@ async def load_profile(session: AsyncSession, user_id: str) -> UserProfile | Non
     roles = await session.scalars(
         select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role)
     )
-    return UserProfile(user.id, user.username, user.email, tuple(roles), user.active)
+    return UserProfile(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        roles=tuple(roles),
+        active=user.active,
+    )
 
 
 async def user_id_by_username(session: AsyncSession, username: str) -> str | None:
@@ -79,6 +85,7 @@ async def insert_user(
     session: AsyncSession,
     user_id: str,
     username: str,
+    *,
     email: str | None,
     password_hash: str,
     roles: tuple[str, ...],
@@ -95,19 +102,15 @@ async def insert_token(
     session: AsyncSession,
     user_id: str,
     token_hash: str,
+    *,
     kind: str,
     created_at: datetime,
     expires_at: datetime | None,
 ) -> None:
     """Store a token's hash."""
+    values = {"token_hash": token_hash, "user_id": user_id, "kind": kind}
     await session.execute(
-        insert(LoginToken).values(
-            token_hash=token_hash,
-            user_id=user_id,
-            kind=kind,
-            created_at=created_at,
-            expires_at=expires_at,
-        )
+        insert(LoginToken).values(values | {"created_at": created_at, "expires_at": expires_at})
     )
 
 

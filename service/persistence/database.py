@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from service.config import ConfigError
+from service.config import DependencyUnavailable
 
 # Errors that mean "the database is unreachable right now", not "the query is wrong".
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -98,12 +98,12 @@ def asyncpg_dsn(url: URL) -> str:
 
 
 async def check_connection(engine: AsyncEngine) -> None:
-    """Fail with a ``ConfigError`` naming DATABASE_URL when the database is unreachable."""
+    """Fail with ``DependencyUnavailable`` naming DATABASE_URL when the database is unreachable."""
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception as error:  # any failure here is a configuration problem for the operator
-        raise ConfigError(
+    except Exception as error:  # whatever it is, the operator must see it in one line
+        raise DependencyUnavailable(
             "DATABASE_URL", f"cannot connect to the database: {_reason(error)}"
         ) from None
 
@@ -115,7 +115,7 @@ async def ensure_database(url: URL) -> bool:
     try:
         connection = await asyncpg.connect(asyncpg_dsn(url.set(database="postgres")), timeout=10)
     except Exception as error:
-        raise ConfigError(
+        raise DependencyUnavailable(
             "DATABASE_URL", f"cannot connect to the server: {_reason(error)}"
         ) from None
     try:

@@ -9,14 +9,19 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.domain.idempotency import (
-    ABANDONED_AFTER,
-    KEY_LIFETIME,
-    IdempotencyKeyInFlight,
-    IdempotencyKeyReused,
-    IdempotentRequest,
-)
+from service.domain.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
+from service.domain.idempotency import ABANDONED_AFTER, KEY_LIFETIME, IdempotentRequest
 from service.persistence.models import IdempotencyKey
+
+# The "done" write of a reservation, as part of oauth_apps' create statement (which
+# names its rows ``input``): the app, its event and the stored answer commit together.
+# A create without a key matches no reservation.
+COMPLETE_RESERVATIONS_FROM_INPUT = """
+        UPDATE idempotency_keys SET state = 'done', app_id = input.id, response = input.response
+        FROM input
+        WHERE idempotency_keys.user_id = input.actor_id
+          AND idempotency_keys.key = input.idempotency_key
+    """
 
 
 async def reserve(

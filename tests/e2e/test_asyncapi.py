@@ -11,10 +11,11 @@ import orjson
 
 from service.config import Settings
 from service.domain.events import EventType
+from service.events.asyncapi import asyncapi_document
 from service.events.topology import Topology
-from tests.broker import Observer
 from tests.conftest import start_client
-from tests.processes import Stack
+from tests.support.broker import Observer
+from tests.support.processes import Stack
 
 DOCUMENT = json.loads((Path(__file__).parents[2] / "docs" / "asyncapi.json").read_text())
 
@@ -23,6 +24,11 @@ def payload_validator() -> jsonschema.Draft202012Validator:
     # The whole document is the root, so "#/components/schemas/..." references resolve.
     schema: dict[str, Any] = DOCUMENT | {"$ref": "#/components/schemas/OAuthAppEvent"}
     return jsonschema.Draft202012Validator(schema)
+
+
+def test_the_committed_document_is_the_generated_one() -> None:
+    # Regenerate with: .venv/bin/oauth-apps asyncapi > docs/asyncapi.json
+    assert asyncapi_document() == DOCUMENT
 
 
 def test_document_matches_the_declared_topology() -> None:
@@ -51,6 +57,7 @@ async def test_a_real_event_validates_against_the_document(
     finally:
         await client.close()
     [message] = await observer.wait_for(1)
+    assert message.content_encoding == "utf-8"  # as the document promises
     event = orjson.loads(message.body)
     payload_validator().validate(event)
     # The schema would catch a leaked secret: the application object admits no other key.

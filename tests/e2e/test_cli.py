@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from service.persistence.database import asyncpg_dsn
-from tests.processes import free_port, run_cli, service_env, start_cli, stop, wait_for_port
+from tests.support.processes import free_port, run_cli, service_env, start_cli, stop, wait_for_port
 
 
 async def test_migrate_creates_the_database_and_is_harmless_twice(database_url: URL) -> None:
@@ -48,7 +48,6 @@ async def test_migrate_creates_the_database_and_is_harmless_twice(database_url: 
     [
         ("DATABASE_URL", "not a url"),
         ("DATABASE_URL", "mysql://localhost/x"),
-        ("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:1/x"),
         ("AMQP_URL", "http://localhost"),
         ("REDIRECT_URI_POLICY", "lax"),
         ("PORT", "http"),
@@ -66,6 +65,22 @@ async def test_bad_configuration_is_one_line_naming_the_variable(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert variable in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [("migrate",), ("serve",), ("tokens", "create", "--username", "x")]
+)
+async def test_an_unreachable_database_is_one_line_naming_it_and_not_a_config_error(
+    database_url: URL, command: tuple[str, ...]
+) -> None:
+    env = service_env(database_url, PORT=str(free_port()))
+    env["DATABASE_URL"] = "postgresql+asyncpg://postgres@127.0.0.1:1/x"
+    result = await run_cli(*command, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "DATABASE_URL" in lines[0] and "unavailable" in lines[0]
+    assert "Traceback" not in result.stderr
 
 
 async def test_users_and_tokens(database_url: URL, db: asyncpg.Connection) -> None:

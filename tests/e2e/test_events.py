@@ -18,11 +18,12 @@ from aiohttp import web
 from service.config import Settings
 from service.domain.accounts import Principal
 from service.domain.redirect_uris import RedirectUriPolicy
-from service.operations.oauth_apps import IssuedApp, create_app, update_app
 from service.persistence.database import Database
-from tests.broker import Observer, broker_stopped, collect
+from service.usecases.group_commit import AppWriter
+from service.usecases.oauth_apps import IssuedApp, register_oauth_app, update_oauth_app
 from tests.conftest import reuse_event_id, start_client
-from tests.processes import Stack, free_port
+from tests.support.broker import Observer, broker_stopped, collect
+from tests.support.processes import Stack, free_port
 
 CREATE = "/api/v1/oauth-apps.create"
 
@@ -127,6 +128,7 @@ async def test_relay_killed_mid_batch_loses_nothing_and_audit_counts_once(
     observer: Observer,
     settings: Settings,
     database: Database,
+    writer: AppWriter,
     admin: dict[str, str],
     db: asyncpg.Connection,
 ) -> None:
@@ -135,7 +137,12 @@ async def test_relay_killed_mid_batch_loses_nothing_and_audit_counts_once(
     body = {"name": "bulk", "active": True, "redirectUri": "https://a.test"}
     for _ in range(total // 50):
         await asyncio.gather(
-            *(create_app(database, principal, body, RedirectUriPolicy.RFC6749) for _ in range(50))
+            *(
+                register_oauth_app(
+                    database, writer, principal, body=body, policy=RedirectUriPolicy.RFC6749
+                )
+                for _ in range(50)
+            )
         )
     stack.env["RELAY_BATCH_SIZE"] = "20"
     await stack.start("audit", "consume", "audit")
@@ -362,7 +369,11 @@ async def test_every_change_is_published_in_order_without_secrets(
 
 
 async def test_one_relay_publishes_the_other_stands_by_and_takes_over(
-    stack: Stack, observer: Observer, database: Database, admin: dict[str, str]
+    stack: Stack,
+    observer: Observer,
+    database: Database,
+    writer: AppWriter,
+    admin: dict[str, str],
 ) -> None:
     principal = Principal(admin["X-User-Id"], "math.bar")
     policy = RedirectUriPolicy.RFC6749
@@ -371,12 +382,12 @@ async def test_one_relay_publishes_the_other_stands_by_and_takes_over(
     async def create_and_update(count: int) -> list[str]:
         ids = []
         for _ in range(count):
-            issued = await create_app(database, principal, body, policy)
+            issued = await register_oauth_app(database, writer, principal, body=body, policy=policy)
             assert isinstance(issued, IssuedApp)
             for version in range(1, 4):
-                change = body | {"appId": issued.app.id, "name": f"v{version}"}
-                await update_app(database, principal, change, policy)
-            ids.append(issued.app.id)
+                change = body | {"appId": issued.oauth_app.id, "name": f"v{version}"}
+                await update_oauth_app(database, principal, change, policy=policy)
+            ids.append(issued.oauth_app.id)
         return ids
 
     await stack.start("relay-1", "relay")

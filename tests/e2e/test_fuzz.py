@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
 
-from tests.openapi import assert_documented
-from tests.processes import EXECUTABLE, free_port, service_env
+from tests.support.openapi import assert_documented
+from tests.support.processes import EXECUTABLE, free_port, service_env
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -7,15 +7,12 @@ from aiohttp import web
 from service.api.auth import authenticated, credentials
 from service.api.bodies import read_body
 from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE
-from service.api.responses import ApiError, invalid_params, json_response, too_many_requests
+from service.api.responses import json_response
 from service.domain.accounts import Principal
-from service.operations import accounts
+from service.domain.errors import AuthenticationRequired, InvalidParams, LoginFailed, RateLimited
+from service.usecases import accounts
 
 routes = web.RouteTableDef()
-
-_LOGIN_FAILED = ApiError(
-    401, {"status": "error", "error": "Unauthorized", "message": "Unauthorized"}
-)
 
 
 @routes.post("/api/v1/login")
@@ -24,18 +21,18 @@ async def login(request: web.Request) -> web.Response:
     throttle = request.app[LOGIN_THROTTLE]
     client = request.remote or "unknown"
     if wait := throttle.retry_after(client):
-        raise too_many_requests(wait)
+        raise RateLimited(wait)
     body = await read_body(request)
     if not isinstance(body, dict):
-        raise invalid_params("must be object")
+        raise InvalidParams("must be object")
     login_name = body.get("username", body.get("user"))
     password = body.get("password")
     if not isinstance(login_name, str) or not isinstance(password, str):
-        raise invalid_params("must have string properties 'username' (or 'user') and 'password'")
+        raise InvalidParams("must have string properties 'username' (or 'user') and 'password'")
     result = await accounts.login(request.app[DATABASE], login_name, password)
     if result is None:
         throttle.record_failure(client)
-        raise _LOGIN_FAILED
+        raise LoginFailed()
     throttle.reset(client)
     token, profile = result
     return json_response(
@@ -55,7 +52,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request, principal: Principal) -> web.Response:
     """Revoke the token that authenticated this request."""
     _, token = credentials(request)
-    await accounts.logout(request.app[DATABASE], principal.id, token, request.app[AUTH_CACHE])
+    await accounts.logout(request.app[DATABASE], principal.id, token, cache=request.app[AUTH_CACHE])
     return json_response({"status": "success", "data": {"message": "You've been logged out!"}})
 
 
@@ -65,5 +62,5 @@ async def me(request: web.Request, principal: Principal) -> web.Response:
     """Return the caller's profile."""
     profile = await accounts.profile(request.app[DATABASE], principal.id)
     if profile is None:  # deleted between authentication and now
-        raise ApiError(401, {"success": False, "error": "Unauthorized"})
+        raise AuthenticationRequired()
     return json_response(profile.to_document() | {"success": True})

@@ -10,8 +10,8 @@ from service.api.keys import APP_WRITER, DATABASE, SETTINGS
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
 from service.domain.errors import InvalidQuery
-from service.operations import oauth_apps
-from service.operations.oauth_apps import ReplayedApp
+from service.usecases import oauth_apps
+from service.usecases.oauth_apps import ReplayedApp
 
 routes = web.RouteTableDef()
 
@@ -20,14 +20,13 @@ routes = web.RouteTableDef()
 @authenticated(MANAGE_OAUTH_APPS)
 async def create(request: web.Request, principal: Principal) -> web.Response:
     """Register an app; the response is the only place its secret ever appears."""
-    body = await read_body(request)
-    outcome = await oauth_apps.create_app(
+    outcome = await oauth_apps.register_oauth_app(
         request.app[DATABASE],
-        principal,
-        body,
-        request.app[SETTINGS].redirect_uri_policy,
-        request.headers.get("Idempotency-Key"),
         request.app[APP_WRITER],
+        principal,
+        body=await read_body(request),
+        policy=request.app[SETTINGS].redirect_uri_policy,
+        idempotency_key=request.headers.get("Idempotency-Key"),
     )
     if isinstance(outcome, ReplayedApp):
         return json_response(
@@ -35,7 +34,7 @@ async def create(request: web.Request, principal: Principal) -> web.Response:
             headers={"Idempotent-Replayed": "true"},
         )
     return json_response(
-        {"application": outcome.app.to_document(outcome.client_secret), "success": True}
+        {"application": outcome.oauth_app.to_document(outcome.client_secret), "success": True}
     )
 
 
@@ -43,10 +42,10 @@ async def create(request: web.Request, principal: Principal) -> web.Response:
 @authenticated(MANAGE_OAUTH_APPS)
 async def list_(request: web.Request, principal: Principal) -> web.Response:
     """List apps, newest first, ``offset``/``count`` paged."""
-    found, page, total = await oauth_apps.list_apps(request.app[DATABASE], request.query)
+    found, page, total = await oauth_apps.list_oauth_apps(request.app[DATABASE], request.query)
     return json_response(
         {
-            "oauthApps": [app.to_document() for app in found],
+            "oauthApps": [oauth_app.to_document() for oauth_app in found],
             "count": len(found),
             "offset": page.offset,
             "total": total,
@@ -62,26 +61,30 @@ async def get(request: web.Request, principal: Principal) -> web.Response:
     app_id, client_id = request.query.get("_id"), request.query.get("clientId")
     if (app_id is None) == (client_id is None) or set(request.query) - {"_id", "clientId"}:
         raise InvalidQuery("must have exactly one of the query parameters '_id' or 'clientId'")
-    app = await oauth_apps.get_app(request.app[DATABASE], app_id=app_id, client_id=client_id)
-    return json_response({"oauthApp": app.to_document(), "success": True})
+    found = await oauth_apps.get_oauth_app(
+        request.app[DATABASE], app_id=app_id, client_id=client_id
+    )
+    return json_response({"oauthApp": found.to_document(), "success": True})
 
 
 @routes.post("/api/v1/oauth-apps.update")
 @authenticated(MANAGE_OAUTH_APPS)
 async def update(request: web.Request, principal: Principal) -> web.Response:
     """Change an app's name, redirect URIs and active flag."""
-    body = await read_body(request)
-    app = await oauth_apps.update_app(
-        request.app[DATABASE], principal, body, request.app[SETTINGS].redirect_uri_policy
+    updated = await oauth_apps.update_oauth_app(
+        request.app[DATABASE],
+        principal,
+        await read_body(request),
+        policy=request.app[SETTINGS].redirect_uri_policy,
     )
-    return json_response(app.to_document() | {"success": True})
+    return json_response(updated.to_document() | {"success": True})
 
 
 @routes.post("/api/v1/oauth-apps.delete")
 @authenticated(MANAGE_OAUTH_APPS)
 async def delete(request: web.Request, principal: Principal) -> web.Response:
     """Delete an app."""
-    await oauth_apps.delete_app(request.app[DATABASE], principal, await read_body(request))
+    await oauth_apps.delete_oauth_app(request.app[DATABASE], principal, await read_body(request))
     return json_response({"success": True})
 
 
@@ -89,9 +92,9 @@ async def delete(request: web.Request, principal: Principal) -> web.Response:
 @authenticated(MANAGE_OAUTH_APPS)
 async def rotate_secret(request: web.Request, principal: Principal) -> web.Response:
     """Replace an app's secret and show the new one, this once."""
-    issued = await oauth_apps.rotate_secret(
+    issued = await oauth_apps.rotate_oauth_app_secret(
         request.app[DATABASE], principal, await read_body(request)
     )
     return json_response(
-        {"application": issued.app.to_document(issued.client_secret), "success": True}
+        {"application": issued.oauth_app.to_document(issued.client_secret), "success": True}
     )

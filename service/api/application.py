@@ -1,0 +1,65 @@
+"""The aiohttp application factory: the composition root's resources, then the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from service import bootstrap
+from service.api.bodies import MAX_BODY_BYTES
+from service.api.handlers import accounts, health, oauth_apps
+from service.api.keys import (
+    APP_WRITER,
+    AUTH_CACHE,
+    DATABASE,
+    LOGIN_THROTTLE,
+    RATE_LIMITER,
+    SETTINGS,
+)
+from service.api.middlewares import error_middleware, metrics_middleware, request_id_middleware
+from service.config import Settings
+from service.domain.rate_limit import RateLimiter
+from service.domain.throttle import FailureThrottle
+
+
+def create_application(settings: Settings, *, with_relay: bool = False) -> web.Application:
+    """Build the HTTP application; resources open at start-up and close at shutdown."""
+    application = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+    )
+    application[SETTINGS] = settings
+    application[LOGIN_THROTTLE] = FailureThrottle()
+    application[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
+    application.cleanup_ctx.extend([_database, _app_writer, _auth_cache])
+    if with_relay:
+        application.cleanup_ctx.append(_relay)
+    for module in (accounts, oauth_apps, health):
+        application.router.add_routes(module.routes)
+    return application
+
+
+async def _database(application: web.Application) -> AsyncIterator[None]:
+    settings = application[SETTINGS]
+    async with bootstrap.database(settings) as database:
+        application[DATABASE] = database
+        await bootstrap.admin_user(settings, database)
+        yield
+
+
+async def _app_writer(application: web.Application) -> AsyncIterator[None]:
+    async with bootstrap.app_writer(application[DATABASE]) as writer:
+        application[APP_WRITER] = writer
+        yield
+
+
+async def _auth_cache(application: web.Application) -> AsyncIterator[None]:
+    async with bootstrap.auth_cache(application[SETTINGS]) as cache:
+        application[AUTH_CACHE] = cache
+        yield
+
+
+async def _relay(application: web.Application) -> AsyncIterator[None]:
+    async with bootstrap.relay_thread(application[SETTINGS]):
+        yield

@@ -1,0 +1,143 @@
+"""The composition root: every long-lived resource, built from ``Settings``, with its lifetime.
+
+Each resource is one async context manager here. The HTTP application enters them
+as ``cleanup_ctx`` entries (``api/application.py``); the relay and consumer processes
+enter them on an ``AsyncExitStack``. Nothing else in the service opens a pool, a
+listening connection or a broker connection, and objects start their background
+tasks in ``start()``, never in a constructor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from service.api.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
+from service.config import Settings
+from service.events.broker import Broker
+from service.events.consumer import Consumer
+from service.events.received import HandlerResources
+from service.events.relay import Relay, RelayConfig, RelayThread
+from service.events.topology import Topology
+from service.persistence.database import Database, check_connection
+from service.persistence.pg_listen import PgListener
+from service.usecases.accounts import ensure_user
+from service.usecases.back_pressure import OutboxPressure
+from service.usecases.group_commit import AppWriter, insert_in_autocommit
+
+log = logging.getLogger(__name__)
+
+API_POOL_SIZE = 20
+RELAY_SHUTDOWN_TIMEOUT = 10.0
+
+
+@contextlib.asynccontextmanager
+async def database(
+    settings: Settings, *, pool_size: int = API_POOL_SIZE
+) -> AsyncIterator[Database]:
+    """The connection pool; raises ``DependencyUnavailable`` when PostgreSQL does not answer."""
+    opened = Database.connect(settings.database_url, pool_size)
+    try:
+        await check_connection(opened.engine)
+        yield opened
+    finally:
+        await opened.dispose()
+
+
+@contextlib.asynccontextmanager
+async def auth_cache(settings: Settings) -> AsyncIterator[AuthCache]:
+    """The principal cache, emptied by every ``auth_changed`` notification."""
+    cache = AuthCache()
+
+    def listening(state: bool) -> None:
+        cache.listening = state
+        cache.clear()
+
+    listener = PgListener(
+        settings.database_url,
+        AUTH_CHANGED_CHANNEL,
+        on_notification=cache.clear,
+        on_listening=listening,
+    )
+    listener.start()
+    try:
+        yield cache
+    finally:
+        await listener.close()
+
+
+@contextlib.asynccontextmanager
+async def app_writer(opened: Database) -> AsyncIterator[AppWriter]:
+    """The group-commit writer of registrations, held back while the relay lags."""
+    pressure = OutboxPressure(opened)
+    pressure.start()
+    writer = AppWriter(insert_in_autocommit(opened), before_write=pressure.wait)
+    writer.start()
+    try:
+        yield writer
+    finally:
+        await writer.close()  # requests are finished by now: nothing more will queue
+        await pressure.close()
+
+
+async def admin_user(settings: Settings, opened: Database) -> None:
+    """Create the ``ADMIN_USERNAME`` user at start-up when it is missing."""
+    admin = settings.admin
+    if admin is None:
+        return
+    created = await ensure_user(
+        opened, admin.username, admin.password, email=admin.email, roles=("admin", "user")
+    )
+    if created:
+        log.info("created admin user", extra={"fields": {"username": admin.username}})
+
+
+def broker(settings: Settings) -> Broker:
+    """How this process reaches RabbitMQ."""
+    return Broker(settings.amqp_url)
+
+
+def topology(settings: Settings) -> Topology:
+    """The exchanges and queues of ``EVENTS_EXCHANGE``."""
+    return Topology(settings.events_exchange)
+
+
+async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
+    """Relay the outbox until ``stop`` is set, on resources of its own."""
+    async with database(settings, pool_size=1) as opened:
+        relay = Relay(
+            opened,
+            broker(settings),
+            topology(settings),
+            config=RelayConfig(batch_size=settings.relay_batch_size),
+        )
+        await relay.run(stop)
+
+
+@contextlib.asynccontextmanager
+async def relay_thread(settings: Settings) -> AsyncIterator[None]:
+    """The relay on a thread of this process (``serve`` with one process)."""
+    thread = RelayThread(lambda stop: run_relay(settings, stop))
+    thread.start()
+    try:
+        yield
+    finally:
+        # After the HTTP server stopped: let the relay finish the batch in hand.
+        if not await thread.stop(RELAY_SHUTDOWN_TIMEOUT):
+            log.warning("relay did not stop in time; its events stay in the outbox")
+
+
+async def run_consumer(settings: Settings, name: str, stop: asyncio.Event) -> None:
+    """Run the consumer called ``name`` until ``stop`` is set."""
+    async with contextlib.AsyncExitStack() as stack:
+        opened = await stack.enter_async_context(database(settings, pool_size=2))
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        events = topology(settings)
+        queue = events.queue(name)
+        handler = queue.consumer.handler(HandlerResources(opened, settings, http))
+        consumer = Consumer(broker=broker(settings), topology=events, queue=queue, handler=handler)
+        await consumer.run(stop)

@@ -1,0 +1,239 @@
+"""The AsyncAPI 3.0 document, generated from the same declarations that run.
+
+``oauth-apps asyncapi > docs/asyncapi.json`` writes it; a test fails when the committed
+file differs from what this module generates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.domain.events import EVENT_SOURCE, EVENT_SUMMARIES, EventType
+from service.domain.ids import RANDOM_ID_LENGTH, UNMISTAKABLE_CHARS
+from service.events.relay import CONTENT_TYPE
+from service.events.topology import DELIVERY_LIMIT, Topology
+
+AMQP_BINDING = "0.3.0"
+TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+OBJECT_ID = "^[0-9a-f]{24}$"
+
+
+def _camel(event: EventType) -> str:
+    words = event.value.split(".", 1)[1].split("_")
+    return words[0] + "".join(word.title() for word in words[1:])
+
+
+def _message_name(event: EventType) -> str:
+    return "OAuthApp" + _camel(event)[0].upper() + _camel(event)[1:]
+
+
+def _channel(event: EventType, exchange: str) -> dict[str, Any]:
+    return {
+        "address": event.value,
+        "description": (
+            f"Routing key `{event.value}` on the events exchange: the exchange is named by"
+            f" `EVENTS_EXCHANGE` (default `{exchange}`), in the vhost of `AMQP_URL`"
+            " (default `/`)."
+        ),
+        "messages": {
+            _message_name(event): {"$ref": f"#/components/messages/{_message_name(event)}"}
+        },
+        "bindings": {
+            "amqp": {
+                "is": "routingKey",
+                "exchange": {
+                    "name": exchange,
+                    "type": "topic",
+                    "durable": True,
+                    "autoDelete": False,
+                    "vhost": "/",
+                },
+                "bindingVersion": AMQP_BINDING,
+            }
+        },
+    }
+
+
+def _message(event: EventType) -> dict[str, Any]:
+    return {
+        "name": event.value,
+        "title": event.value,
+        "summary": EVENT_SUMMARIES[event],
+        "contentType": CONTENT_TYPE,
+        "payload": {"$ref": "#/components/schemas/OAuthAppEvent"},
+        "correlationId": {
+            "description": "The AMQP message_id is the CloudEvent id; consumers deduplicate by it.",
+            "location": "$message.payload#/id",
+        },
+        "bindings": {
+            "amqp": {
+                "contentEncoding": "utf-8",
+                "messageType": event.value,
+                "bindingVersion": AMQP_BINDING,
+            }
+        },
+    }
+
+
+def _operations(topology: Topology) -> dict[str, Any]:
+    operations: dict[str, Any] = {}
+    for event in EventType:
+        channel = _camel(event)
+        operations["publish" + channel[0].upper() + channel[1:]] = {
+            "action": "send",
+            "summary": (
+                f"The outbox relay publishes `{event.value}` after the change commits,"
+                " persistent, with `mandatory` and publisher confirms."
+            ),
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "bindings": {
+                "amqp": {
+                    "deliveryMode": 2,
+                    "mandatory": True,
+                    "timestamp": True,
+                    "ack": False,
+                    "bindingVersion": AMQP_BINDING,
+                }
+            },
+        }
+    for queue in topology.queues:
+        for event in queue.consumer.events:
+            channel = _camel(event)
+            name = f"{queue.consumer.name}Receive{channel[0].upper()}{channel[1:]}"
+            operations[name] = {
+                "action": "receive",
+                "summary": (
+                    f"The {queue.consumer.name} consumer ({queue.consumer.summary}) reads"
+                    f" `{event.value}` from quorum queue `{queue.name}`; after"
+                    f" {DELIVERY_LIMIT} deliveries a message goes to `{queue.dead_letter_queue}`."
+                ),
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{_message_name(event)}"}],
+                "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING}},
+            }
+    return operations
+
+
+def _schemas() -> dict[str, Any]:
+    actor = {"$ref": "#/components/schemas/Actor"}
+    return {
+        "OAuthAppEvent": {
+            "type": "object",
+            "description": "CloudEvents 1.0, structured mode.",
+            "required": [
+                "specversion",
+                "id",
+                "source",
+                "type",
+                "subject",
+                "time",
+                "datacontenttype",
+                "data",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "specversion": {"const": "1.0"},
+                "id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                },
+                "source": {"const": EVENT_SOURCE},
+                "type": {"enum": [event.value for event in EventType]},
+                "subject": {
+                    "type": "string",
+                    "description": "The app's _id.",
+                    "pattern": OBJECT_ID,
+                },
+                "time": {"type": "string", "pattern": TIMESTAMP},
+                "datacontenttype": {"const": "application/json"},
+                "data": {
+                    "type": "object",
+                    "required": ["application", "actor"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "application": {"$ref": "#/components/schemas/Application"},
+                        "actor": actor,
+                    },
+                },
+            },
+        },
+        "Application": {
+            "type": "object",
+            "description": "The app as the REST API shows it, without clientSecret.",
+            "required": [
+                "name",
+                "redirectUri",
+                "active",
+                "clientId",
+                "_createdAt",
+                "_updatedAt",
+                "_createdBy",
+                "_id",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string"},
+                "redirectUri": {
+                    "type": "string",
+                    "description": "One URI, or several joined with ','.",
+                },
+                "active": {"type": "boolean"},
+                "clientId": {
+                    "type": "string",
+                    "pattern": f"^[{UNMISTAKABLE_CHARS}]{{{RANDOM_ID_LENGTH}}}$",
+                },
+                "_createdAt": {"type": "string", "pattern": TIMESTAMP},
+                "_updatedAt": {"type": "string", "pattern": TIMESTAMP},
+                "_createdBy": actor,
+                "_updatedBy": actor,
+                "_id": {"type": "string", "pattern": OBJECT_ID},
+            },
+        },
+        "Actor": {
+            "type": "object",
+            "required": ["_id", "username"],
+            "additionalProperties": False,
+            "properties": {"_id": {"type": "string"}, "username": {"type": "string"}},
+        },
+    }
+
+
+def asyncapi_document(exchange: str = "oauth_apps") -> dict[str, Any]:
+    """Return the AsyncAPI document of the events published to ``exchange``."""
+    topology = Topology(exchange)
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "oauth-apps events",
+            "version": "1.0.0",
+            "description": (
+                "Events of the oauth-apps service. Each change is written to a transactional"
+                " outbox in the transaction of the change, and published by the relay to a"
+                " durable topic exchange (`EVENTS_EXCHANGE`, default"
+                f" `{exchange}`): persistent, at least once, in order per app. Consumers"
+                " deduplicate by the CloudEvent `id`, which is also the AMQP `message_id`."
+                " No event ever carries a client secret."
+            ),
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "servers": {
+            "broker": {
+                "host": "{host}",
+                "pathname": "/{vhost}",
+                "protocol": "amqp",
+                "protocolVersion": "0.9.1",
+                "description": "RabbitMQ, as AMQP_URL names it (docker-compose: rabbitmq:5672).",
+                "variables": {
+                    "host": {"default": "localhost:5672"},
+                    "vhost": {"default": "%2F", "description": "The vhost of AMQP_URL."},
+                },
+            }
+        },
+        "channels": {_camel(event): _channel(event, exchange) for event in EventType},
+        "operations": _operations(topology),
+        "components": {
+            "messages": {_message_name(event): _message(event) for event in EventType},
+            "schemas": _schemas(),
+        },
+    }

@@ -1,0 +1,195 @@
+"""OAuth apps and their outbox events, written together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from service.domain.accounts import Actor
+from service.domain.events import AppEvent
+from service.domain.oauth_apps import OAuthApp
+from service.domain.text import storable
+from service.persistence import idempotency
+from service.persistence.database import dump_json
+from service.persistence.models import OAuthAppRow, OutboxEvent
+
+_APP_COLUMNS = (
+    OAuthAppRow.id,
+    OAuthAppRow.name,
+    OAuthAppRow.redirect_uri,
+    OAuthAppRow.active,
+    OAuthAppRow.client_id,
+    OAuthAppRow.created_at,
+    OAuthAppRow.updated_at,
+    OAuthAppRow.created_by_id,
+    OAuthAppRow.created_by_username,
+    OAuthAppRow.updated_by_id,
+    OAuthAppRow.updated_by_username,
+)
+
+
+def _app_from_row(row: Any) -> OAuthApp:
+    updated_by = Actor(row.updated_by_id, row.updated_by_username) if row.updated_by_id else None
+    return OAuthApp(
+        id=row.id,
+        name=row.name,
+        redirect_uri=row.redirect_uri,
+        active=row.active,
+        client_id=row.client_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        created_by=Actor(row.created_by_id, row.created_by_username),
+        updated_by=updated_by,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewApp:
+    """A new app with its secret's hash, its creation event and its idempotency key."""
+
+    oauth_app: OAuthApp
+    secret_hash: str
+    event: AppEvent
+    idempotency_key: str | None
+
+
+# Apps, their events and (given a key) their stored answers, for any number of creates,
+# in ONE statement: atomic on its own, so in autocommit it costs a single round trip.
+# The idempotency part is idempotency.py's, spliced in here so that it commits with them.
+_INSERT_APPS_WITH_EVENTS = text(
+    f"""
+    WITH input AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS varchar[]), CAST(:client_ids AS varchar[]),
+            CAST(:secret_hashes AS varchar[]), CAST(:names AS text[]),
+            CAST(:redirect_uris AS text[]), CAST(:actives AS boolean[]),
+            CAST(:created_ats AS timestamptz[]), CAST(:actor_ids AS varchar[]),
+            CAST(:actor_usernames AS varchar[]), CAST(:responses AS json[]),
+            CAST(:idempotency_keys AS varchar[]), CAST(:event_ids AS uuid[]),
+            CAST(:event_types AS varchar[]), CAST(:payloads AS json[])
+        ) AS t (id, client_id, secret_hash, name, redirect_uri, active, created_at, actor_id,
+                actor_username, response, idempotency_key, event_id, event_type, payload)
+    ), app AS (
+        INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uri, active,
+                                created_at, updated_at, created_by_id, created_by_username)
+        SELECT id, client_id, secret_hash, name, redirect_uri, active,
+               created_at, created_at, actor_id, actor_username
+        FROM input
+    ), answer AS ({idempotency.COMPLETE_RESERVATIONS_FROM_INPUT})
+    INSERT INTO outbox (event_id, event_type, aggregate_id, payload, created_at)
+    SELECT event_id, event_type, id, payload, created_at FROM input
+    """  # noqa: S608 - built from constants only
+)
+
+
+async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[NewApp]) -> None:
+    """Insert new apps with their creation events (and stored answers) in one statement."""
+    await connection.execute(
+        _INSERT_APPS_WITH_EVENTS,
+        {
+            "ids": [row.oauth_app.id for row in rows],
+            "client_ids": [row.oauth_app.client_id for row in rows],
+            "secret_hashes": [row.secret_hash for row in rows],
+            "names": [row.oauth_app.name for row in rows],
+            "redirect_uris": [row.oauth_app.redirect_uri for row in rows],
+            "actives": [row.oauth_app.active for row in rows],
+            "created_ats": [row.oauth_app.created_at for row in rows],
+            "actor_ids": [row.oauth_app.created_by.id for row in rows],
+            "actor_usernames": [row.oauth_app.created_by.username for row in rows],
+            "responses": [
+                dump_json(row.oauth_app.to_document()) if row.idempotency_key is not None else None
+                for row in rows
+            ],
+            "idempotency_keys": [row.idempotency_key for row in rows],
+            "event_ids": [row.event.id for row in rows],
+            "event_types": [row.event.type.value for row in rows],
+            "payloads": [dump_json(row.event.document) for row in rows],
+        },
+    )
+
+
+async def add_event(session: AsyncSession, event: AppEvent) -> None:
+    """Queue ``event`` in the outbox, inside the caller's transaction."""
+    await session.execute(
+        insert(OutboxEvent).values(
+            event_id=event.id,
+            event_type=event.type.value,
+            aggregate_id=event.app_id,
+            payload=event.document,
+            created_at=event.occurred_at,
+        )
+    )
+
+
+async def find_app(
+    session: AsyncSession,
+    *,
+    app_id: str | None = None,
+    client_id: str | None = None,
+    lock: bool = False,
+) -> OAuthApp | None:
+    """Return the app with this ``_id`` or ``clientId``; ``lock`` holds it until commit."""
+    if not all(storable(value) for value in (app_id, client_id) if value is not None):
+        return None  # no app has such an identifier, and PostgreSQL could not compare it
+    statement = select(*_APP_COLUMNS)
+    if app_id is not None:
+        statement = statement.where(OAuthAppRow.id == app_id)
+    if client_id is not None:
+        statement = statement.where(OAuthAppRow.client_id == client_id)
+    if lock:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).first()
+    return None if row is None else _app_from_row(row)
+
+
+async def list_apps(session: AsyncSession, offset: int, count: int) -> tuple[list[OAuthApp], int]:
+    """Return one page of apps, newest first, and the total."""
+    rows = await session.execute(
+        select(*_APP_COLUMNS)
+        .order_by(OAuthAppRow.created_at.desc(), OAuthAppRow.id.desc())
+        .offset(offset)
+        .limit(count)
+    )
+    total = await session.scalar(select(func.count()).select_from(OAuthAppRow))
+    return [_app_from_row(row) for row in rows], total or 0
+
+
+async def save_app(session: AsyncSession, app: OAuthApp) -> None:
+    """Write an updated app's fields."""
+    assert app.updated_by is not None
+    await session.execute(
+        update(OAuthAppRow)
+        .where(OAuthAppRow.id == app.id)
+        .values(
+            name=app.name,
+            redirect_uri=app.redirect_uri,
+            active=app.active,
+            updated_at=app.updated_at,
+            updated_by_id=app.updated_by.id,
+            updated_by_username=app.updated_by.username,
+        )
+    )
+
+
+async def replace_secret(session: AsyncSession, app: OAuthApp, secret_hash: str) -> None:
+    """Store a new secret hash; the old secret stops matching at commit."""
+    assert app.updated_by is not None
+    await session.execute(
+        update(OAuthAppRow)
+        .where(OAuthAppRow.id == app.id)
+        .values(
+            client_secret_hash=secret_hash,
+            updated_at=app.updated_at,
+            updated_by_id=app.updated_by.id,
+            updated_by_username=app.updated_by.username,
+        )
+    )
+
+
+async def delete_app(session: AsyncSession, app_id: str) -> None:
+    """Delete an app."""
+    await session.execute(delete(OAuthAppRow).where(OAuthAppRow.id == app_id))

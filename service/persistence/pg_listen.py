@@ -1,0 +1,75 @@
+"""Listening to PostgreSQL notifications on a dedicated connection, with reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from sqlalchemy.engine import URL
+
+from service.domain.backoff import Backoff
+from service.persistence.database import asyncpg_dsn
+from service.waiting import wait_any
+
+log = logging.getLogger(__name__)
+
+HEALTH_CHECK_INTERVAL = 5.0
+
+
+class PgListener:
+    """Calls ``on_notification`` for each notification on ``channel`` between start and close.
+
+    ``on_listening(False)`` is called whenever notifications may be missed (not yet
+    connected, connection lost), ``on_listening(True)`` once listening again.
+    """
+
+    def __init__(
+        self,
+        url: URL,
+        channel: str,
+        *,
+        on_notification: Callable[[], None],
+        on_listening: Callable[[bool], None],
+    ) -> None:
+        self._url = url
+        self._channel = channel
+        self._on_notification = on_notification
+        self._on_listening = on_listening
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start listening in the background."""
+        self._task = asyncio.create_task(self._listen(), name=f"listen-{self._channel}")
+
+    async def close(self) -> None:
+        """Stop listening and close the connection."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        backoff = Backoff(initial=0.2, cap=5.0)
+        while not self._stop.is_set():
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(asyncpg_dsn(self._url), timeout=5)
+                await connection.add_listener(self._channel, lambda *_: self._on_notification())
+                self._on_listening(True)
+                backoff.reset()
+                while not self._stop.is_set():
+                    # A silent network failure would otherwise look like "no changes".
+                    await connection.fetchval("SELECT 1", timeout=HEALTH_CHECK_INTERVAL)
+                    await wait_any(self._stop, timeout=HEALTH_CHECK_INTERVAL)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                self._on_listening(False)
+                log.warning("notification listener lost", extra={"fields": {"error": str(error)}})
+                await wait_any(self._stop, timeout=backoff.next_delay())
+            finally:
+                self._on_listening(False)
+                if connection is not None and not connection.is_closed():
+                    await connection.close()

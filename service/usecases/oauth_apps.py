@@ -1,0 +1,189 @@
+"""Creating and managing OAuth apps; every change writes its event in the same transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.domain.accounts import Principal
+from service.domain.errors import AppNotFound
+from service.domain.events import EventType, app_event
+from service.domain.idempotency import IdempotentRequest, idempotent_request
+from service.domain.ids import hash_token, object_id, random_id, random_secret
+from service.domain.oauth_apps import (
+    APP_ID_SCHEMA,
+    CREATE_SCHEMA,
+    UPDATE_SCHEMA,
+    AppFields,
+    OAuthApp,
+    app_not_found,
+    check_app_fields,
+)
+from service.domain.pagination import Page
+from service.domain.redirect_uris import RedirectUriPolicy
+from service.domain.timestamps import utc_now
+from service.persistence import idempotency, oauth_apps
+from service.persistence.database import Database
+from service.persistence.oauth_apps import NewApp
+from service.usecases.group_commit import AppWriter
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedApp:
+    """An app with the plaintext secret that only this response may show."""
+
+    oauth_app: OAuthApp
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayedApp:
+    """The stored answer to an earlier request with the same ``Idempotency-Key``."""
+
+    document: dict[str, Any]
+
+
+async def register_oauth_app(
+    db: Database,
+    writer: AppWriter,
+    principal: Principal,
+    *,
+    body: object,
+    policy: RedirectUriPolicy,
+    idempotency_key: str | None = None,
+) -> IssuedApp | ReplayedApp:
+    """Validate ``body`` like Rocket.Chat's ``oauth-apps.create``; store the app and its event.
+
+    The ``writer`` commits concurrent registrations together (group commit).
+    """
+    fields = check_app_fields(CREATE_SCHEMA.validate(body), policy, "addOAuthApp")
+    if idempotency_key is None:
+        return await _insert_app(writer, principal, fields, request=None)
+    request = idempotent_request(principal.id, idempotency_key, body)
+    async with db.sessions.begin() as session:
+        stored = await idempotency.reserve(session, request, utc_now())
+    if stored is not None:
+        return ReplayedApp(stored)
+    try:
+        return await _insert_app(writer, principal, fields, request=request)
+    except BaseException:
+        # Free the key so the client can retry; shielded so a cancelled request still does.
+        await asyncio.shield(_release(db, request))
+        raise
+
+
+async def _insert_app(
+    writer: AppWriter,
+    principal: Principal,
+    fields: AppFields,
+    *,
+    request: IdempotentRequest | None,
+) -> IssuedApp:
+    now = utc_now()
+    secret = random_secret()
+    oauth_app = OAuthApp(
+        id=object_id(),
+        name=fields.name,
+        redirect_uri=fields.redirect_uri,
+        active=fields.active,
+        client_id=random_id(),
+        created_at=now,
+        updated_at=now,
+        created_by=principal.actor,
+    )
+    await writer.write(
+        NewApp(
+            oauth_app=oauth_app,
+            secret_hash=hash_token(secret),
+            event=app_event(EventType.CREATED, oauth_app, actor=principal.actor, now=now),
+            idempotency_key=request.key if request else None,
+        )
+    )
+    return IssuedApp(oauth_app, secret)
+
+
+async def _release(db: Database, request: IdempotentRequest) -> None:
+    async with db.sessions.begin() as session:
+        await idempotency.release(session, request)
+
+
+async def list_oauth_apps(
+    db: Database, query: Mapping[str, str]
+) -> tuple[list[OAuthApp], Page, int]:
+    """Return one page of apps, newest first, the page and the total."""
+    page = Page.from_query(query)
+    async with db.sessions() as session:
+        found, total = await oauth_apps.list_apps(session, page.offset, page.count)
+    return found, page, total
+
+
+async def get_oauth_app(db: Database, *, app_id: str | None, client_id: str | None) -> OAuthApp:
+    """Return the app with this ``_id`` or ``clientId``."""
+    async with db.sessions() as session:
+        found = await oauth_apps.find_app(session, app_id=app_id, client_id=client_id)
+    if found is None:
+        raise AppNotFound()
+    return found
+
+
+async def update_oauth_app(
+    db: Database,
+    principal: Principal,
+    body: object,
+    *,
+    policy: RedirectUriPolicy,
+) -> OAuthApp:
+    """Change an app like Rocket.Chat's ``updateOAuthApp``; write ``oauth_app.updated``."""
+    valid = UPDATE_SCHEMA.validate(body)
+    app_id = valid["appId"]
+    assert isinstance(app_id, str)
+    async with db.sessions.begin() as session:
+        # Locked until commit, so that concurrent changes of one app queue up in order.
+        current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
+        fields = check_app_fields(valid, policy, "updateOAuthApp", app_found=current is not None)
+        assert current is not None
+        now = utc_now()
+        updated = current.with_fields(fields, principal.actor, now)
+        await oauth_apps.save_app(session, updated)
+        await oauth_apps.add_event(
+            session, app_event(EventType.UPDATED, updated, actor=principal.actor, now=now)
+        )
+    return updated
+
+
+async def delete_oauth_app(db: Database, principal: Principal, body: object) -> None:
+    """Delete an app; ``oauth_app.deleted`` carries it as it was."""
+    app_id = _app_id(body)
+    async with db.sessions.begin() as session:
+        current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
+        if current is None:
+            raise app_not_found("deleteOAuthApp")
+        await oauth_apps.delete_app(session, app_id)
+        await oauth_apps.add_event(
+            session, app_event(EventType.DELETED, current, actor=principal.actor, now=utc_now())
+        )
+
+
+async def rotate_oauth_app_secret(db: Database, principal: Principal, body: object) -> IssuedApp:
+    """Replace an app's secret; the new one is shown once, the event carries neither."""
+    app_id = _app_id(body)
+    secret = random_secret()
+    async with db.sessions.begin() as session:
+        current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
+        if current is None:
+            raise app_not_found("rotateOAuthAppSecret")
+        now = utc_now()
+        rotated = current.touched(principal.actor, now)
+        await oauth_apps.replace_secret(session, rotated, hash_token(secret))
+        await oauth_apps.add_event(
+            session, app_event(EventType.SECRET_ROTATED, rotated, actor=principal.actor, now=now)
+        )
+    return IssuedApp(rotated, secret)
+
+
+def _app_id(body: object) -> str:
+    app_id = APP_ID_SCHEMA.validate(body)["appId"]
+    assert isinstance(app_id, str)
+    return app_id

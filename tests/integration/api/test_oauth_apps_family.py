@@ -1,0 +1,437 @@
+"""list, get, update, delete, rotateSecret and idempotent create, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service.domain.accounts import Principal
+from service.domain.redirect_uris import RedirectUriPolicy
+from service.persistence.database import Database
+from service.usecases.group_commit import AppWriter
+from service.usecases.oauth_apps import register_oauth_app
+from tests.conftest import reuse_event_id
+
+Client = TestClient[Any, Any]
+V1 = "/api/v1/oauth-apps"
+BODY = {"name": "app", "active": True, "redirectUri": "https://a.test/cb"}
+FORBIDDEN = {
+    "success": False,
+    "error": "User does not have the permissions required for this action [error-unauthorized]",
+}
+
+
+async def create(client: Client, headers: dict[str, str], **change: object) -> dict[str, Any]:
+    response = await client.post(f"{V1}.create", json=BODY | change, headers=headers)
+    assert response.status == 200
+    app: dict[str, Any] = (await response.json())["application"]
+    return app
+
+
+def without_secret(app: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in app.items() if k != "clientSecret"}
+
+
+async def events(db: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT payload FROM outbox ORDER BY seq")
+    return [orjson.loads(row["payload"]) for row in rows]
+
+
+# list
+
+
+async def test_list_newest_first_without_secrets(client: Client, admin: dict[str, str]) -> None:
+    first = await create(client, admin, name="first")
+    second = await create(client, admin, name="second")
+    response = await client.get(f"{V1}.list", headers=admin)
+    assert await response.json() == {
+        "oauthApps": [without_secret(second), without_secret(first)],
+        "count": 2,
+        "offset": 0,
+        "total": 2,
+        "success": True,
+    }
+
+
+async def test_list_pagination_edges(
+    client: Client, admin: dict[str, str], database: Database, writer: AppWriter
+) -> None:
+    principal = Principal(admin["X-User-Id"], "math.bar")
+    for _ in range(5):
+        await asyncio.gather(
+            *(
+                register_oauth_app(
+                    database, writer, principal, body=BODY, policy=RedirectUriPolicy.RFC6749
+                )
+                for _ in range(21)
+            )
+        )
+
+    async def page(query: str) -> dict[str, Any]:
+        response = await client.get(f"{V1}.list?{query}", headers=admin)
+        assert response.status == 200
+        body: dict[str, Any] = await response.json()
+        return body
+
+    default = await page("")
+    assert (default["count"], default["offset"], default["total"]) == (50, 0, 105)
+    capped = await page("count=101")
+    assert (capped["count"], capped["total"]) == (100, 105)
+    assert (await page("count=0"))["oauthApps"] == []
+    past_end = await page("offset=200&count=10")
+    assert (past_end["oauthApps"], past_end["offset"], past_end["total"]) == ([], 200, 105)
+    tail = await page("offset=100&count=100&uid=ignored")
+    assert tail["count"] == 5
+    everything = (await page("count=100"))["oauthApps"] + tail["oauthApps"]
+    assert len({app["_id"] for app in everything}) == 105
+    created = [app["_createdAt"] for app in everything]
+    assert created == sorted(created, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "query", ["foo=1", "offset=0&sort=name", "count=-1", "offset=x", "count=1.5"]
+)
+async def test_list_bad_query(client: Client, admin: dict[str, str], query: str) -> None:
+    response = await client.get(f"{V1}.list?{query}", headers=admin)
+    assert response.status == 400
+    body = await response.json()
+    assert body["success"] is False and body["errorType"] == "error-invalid-params"
+    if query.startswith(("foo", "offset=0&sort")):
+        assert body == {
+            "success": False,
+            "errorType": "error-invalid-params",
+            "error": "must NOT have additional properties",
+        }
+
+
+async def test_list_needs_permission(client: Client, plain_user: dict[str, str]) -> None:
+    response = await client.get(f"{V1}.list", headers=plain_user)
+    assert (response.status, await response.json()) == (403, FORBIDDEN)
+    assert (await client.get(f"{V1}.list")).status == 401
+
+
+# get
+
+
+async def test_get_by_id_or_client_id_for_any_user(
+    client: Client, admin: dict[str, str], plain_user: dict[str, str]
+) -> None:
+    app = await create(client, admin)
+    for query in (f"_id={app['_id']}", f"clientId={app['clientId']}"):
+        response = await client.get(f"{V1}.get?{query}", headers=plain_user)
+        assert response.status == 200
+        assert await response.json() == {"oauthApp": without_secret(app), "success": True}
+
+
+@pytest.mark.parametrize("query", ["", "_id=a&clientId=b", "appId=x", "_id=a&x=1"])
+async def test_get_needs_exactly_one_identifier(
+    client: Client, admin: dict[str, str], query: str
+) -> None:
+    response = await client.get(f"{V1}.get?{query}", headers=admin)
+    assert response.status == 400
+    assert (await response.json())["errorType"] == "error-invalid-params"
+
+
+async def test_get_unknown(client: Client, admin: dict[str, str]) -> None:
+    for query in ("_id=65a7d68142a7e12453052d56", "clientId=nope"):
+        response = await client.get(f"{V1}.get?{query}", headers=admin)
+        assert (response.status, await response.json()) == (
+            400,
+            {"success": False, "error": "OAuth app not found."},
+        )
+    assert (await client.get(f"{V1}.get?_id=x")).status == 401
+
+
+# update
+
+
+async def test_update(client: Client, admin: dict[str, str], db: asyncpg.Connection) -> None:
+    app = await create(client, admin)
+    change = {
+        "appId": app["_id"],
+        "name": "renamed",
+        "active": "false",
+        "redirectUri": "https://b.test\nhttps://c.test",
+    }
+    response = await client.post(f"{V1}.update", json=change, headers=admin)
+    assert response.status == 200
+    updated = await response.json()
+    assert list(updated) == [
+        "name",
+        "redirectUri",
+        "active",
+        "clientId",
+        "_createdAt",
+        "_updatedAt",
+        "_createdBy",
+        "_updatedBy",
+        "_id",
+        "success",
+    ]
+    assert (updated["name"], updated["active"], updated["redirectUri"]) == (
+        "renamed",
+        False,
+        "https://b.test,https://c.test",
+    )
+    assert updated["_updatedBy"] == {"_id": admin["X-User-Id"], "username": "math.bar"}
+    assert updated["_updatedAt"] >= app["_createdAt"] == updated["_createdAt"]
+    assert (updated["clientId"], updated["_id"]) == (app["clientId"], app["_id"])
+    got = await (await client.get(f"{V1}.get?_id={app['_id']}", headers=admin)).json()
+    assert got["oauthApp"] == {k: v for k, v in updated.items() if k != "success"}
+    _, event = await events(db)
+    assert event["type"] == "oauth_app.updated" and event["subject"] == app["_id"]
+    assert event["data"]["application"] == got["oauthApp"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({}, "must have required property 'appId' [invalid-params]"),
+        (
+            {"name": "x", "active": True, "redirectUri": "u"},
+            "must have required property 'appId' [invalid-params]",
+        ),
+        (
+            {"appId": "x", "active": True, "redirectUri": "u"},
+            "must have required property 'name' [invalid-params]",
+        ),
+        (
+            {"appId": "x", "name": "x", "active": True, "redirectUri": "u", "extra": 1},
+            "must NOT have additional properties [invalid-params]",
+        ),
+        (
+            {"appId": [], "name": "x", "active": "yes", "redirectUri": "u"},
+            "must be string [invalid-params]",
+        ),
+        ([], "must be object [invalid-params]"),
+    ],
+)
+async def test_update_schema_first_error(
+    client: Client, admin: dict[str, str], body: object, error: str
+) -> None:
+    response = await client.post(f"{V1}.update", json=body, headers=admin)
+    assert response.status == 400
+    assert await response.json() == {
+        "success": False,
+        "error": error,
+        "errorType": "invalid-params",
+    }
+
+
+async def test_update_business_errors_and_unknown_app(
+    client: Client, admin: dict[str, str]
+) -> None:
+    app = await create(client, admin)
+    base = {"appId": app["_id"], "name": "x", "active": True, "redirectUri": "https://a.test"}
+    unknown = base | {"appId": "65a7d68142a7e12453052d56"}
+    cases = [
+        (base | {"name": " "}, "Invalid name [error-invalid-name]", "error-invalid-name"),
+        (
+            base | {"redirectUri": "foo"},
+            "Invalid redirectUri: 'foo' is not an absolute URI [error-invalid-redirectUri]",
+            "error-invalid-redirectUri",
+        ),
+        (
+            unknown,
+            "Application not found [error-application-not-found]",
+            "error-application-not-found",
+        ),
+        # Rocket.Chat looks the app up before parsing the list, so unknown wins over ','.
+        (
+            unknown | {"redirectUri": ","},
+            "Application not found [error-application-not-found]",
+            "error-application-not-found",
+        ),
+        (
+            base | {"redirectUri": ","},
+            "Invalid redirectUri [error-invalid-redirectUri]",
+            "error-invalid-redirectUri",
+        ),
+    ]
+    for body, error, error_type in cases:
+        response = await client.post(f"{V1}.update", json=body, headers=admin)
+        assert response.status == 400
+        assert await response.json() == {
+            "success": False,
+            "error": error,
+            "errorType": error_type,
+            "details": {"method": "updateOAuthApp"},
+        }
+
+
+async def test_update_needs_permission(
+    client: Client, admin: dict[str, str], plain_user: dict[str, str]
+) -> None:
+    app = await create(client, admin)
+    body = {"appId": app["_id"], "name": "x", "active": True, "redirectUri": "https://a.test"}
+    response = await client.post(f"{V1}.update", json=body, headers=plain_user)
+    assert (response.status, await response.json()) == (403, FORBIDDEN)
+
+
+# delete
+
+
+async def test_delete(client: Client, admin: dict[str, str], db: asyncpg.Connection) -> None:
+    app = await create(client, admin)
+    response = await client.post(f"{V1}.delete", json={"appId": app["_id"]}, headers=admin)
+    assert (response.status, await response.json()) == (200, {"success": True})
+    assert (await client.get(f"{V1}.get?_id={app['_id']}", headers=admin)).status == 400
+    _, event = await events(db)
+    assert event["type"] == "oauth_app.deleted"
+    assert event["data"]["application"] == without_secret(app)
+
+    response = await client.post(f"{V1}.delete", json={"appId": app["_id"]}, headers=admin)
+    assert (response.status, await response.json()) == (
+        400,
+        {
+            "success": False,
+            "error": "Application not found [error-application-not-found]",
+            "errorType": "error-application-not-found",
+            "details": {"method": "deleteOAuthApp"},
+        },
+    )
+    response = await client.post(f"{V1}.delete", json={}, headers=admin)
+    assert (await response.json())[
+        "error"
+    ] == "must have required property 'appId' [invalid-params]"
+
+
+# rotateSecret
+
+
+async def test_rotate_secret(client: Client, admin: dict[str, str], db: asyncpg.Connection) -> None:
+    app = await create(client, admin)
+    response = await client.post(f"{V1}.rotateSecret", json={"appId": app["_id"]}, headers=admin)
+    assert response.status == 200
+    rotated = (await response.json())["application"]
+    assert rotated["clientSecret"] != app["clientSecret"] and len(rotated["clientSecret"]) == 43
+    assert (rotated["_id"], rotated["clientId"]) == (app["_id"], app["clientId"])
+    stored = await db.fetchval("SELECT client_secret_hash FROM oauth_apps")
+    assert (
+        stored
+        == base64.b64encode(hashlib.sha256(rotated["clientSecret"].encode()).digest()).decode()
+    )
+    _, event = await events(db)
+    assert event["type"] == "oauth_app.secret_rotated"
+    raw = orjson.dumps(event).decode()
+    assert app["clientSecret"] not in raw and rotated["clientSecret"] not in raw
+    got = await (await client.get(f"{V1}.get?_id={app['_id']}", headers=admin)).text()
+    assert "clientSecret" not in got
+
+    unknown = await client.post(f"{V1}.rotateSecret", json={"appId": "nope"}, headers=admin)
+    assert (await unknown.json())["errorType"] == "error-application-not-found"
+
+
+# idempotent create
+
+
+async def test_idempotent_replay(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    headers = admin | {"Idempotency-Key": "order-42"}
+    first = await client.post(f"{V1}.create", json=BODY, headers=headers)
+    original = (await first.json())["application"]
+    assert "Idempotent-Replayed" not in first.headers
+    # Same body, other key order and spacing: a replay.
+    again = await client.post(
+        f"{V1}.create",
+        data=b'{"redirectUri": "https://a.test/cb",  "active": true, "name": "app"}',
+        headers=headers | {"Content-Type": "application/json"},
+    )
+    assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
+    replayed = await again.json()
+    assert replayed == {"application": without_secret(original), "success": True}
+    assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 1
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_idempotency_key_with_another_body(client: Client, admin: dict[str, str]) -> None:
+    headers = admin | {"Idempotency-Key": "k"}
+    await client.post(f"{V1}.create", json=BODY, headers=headers)
+    response = await client.post(f"{V1}.create", json=BODY | {"name": "other"}, headers=headers)
+    assert response.status == 422
+    body = await response.json()
+    assert body["errorType"] == "error-idempotency-key-reused"
+    assert body["error"].endswith(" [error-idempotency-key-reused]")
+
+
+async def test_idempotency_key_in_flight(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    headers = admin | {"Idempotency-Key": "slow"}
+    first = await client.post(f"{V1}.create", json=BODY, headers=headers)
+    assert first.status == 200
+    # Make the key look like its first request is still running.
+    await db.execute("UPDATE idempotency_keys SET state = 'in_flight', created_at = now()")
+    response = await client.post(f"{V1}.create", json=BODY, headers=headers)
+    assert response.status == 409
+    assert (await response.json())["errorType"] == "error-idempotency-key-in-flight"
+    # A reservation abandoned by a crashed process is taken over after a minute.
+    await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '2 minutes'")
+    assert (await client.post(f"{V1}.create", json=BODY, headers=headers)).status == 200
+
+
+async def test_idempotency_keys_are_per_user_and_expire(
+    client: Client,
+    admin: dict[str, str],
+    database: Database,
+    db: asyncpg.Connection,
+) -> None:
+    from tests.conftest import user_headers
+
+    other = await user_headers(database, "other.admin", ("admin",))
+    key = {"Idempotency-Key": "shared"}
+    mine = await create(client, admin | key)
+    theirs = await create(client, other | key)
+    assert mine["_id"] != theirs["_id"]
+    await db.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'")
+    fresh = await create(client, admin | key)
+    assert fresh["_id"] != mine["_id"] and "clientSecret" in fresh
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+async def test_invalid_idempotency_key(client: Client, admin: dict[str, str], key: str) -> None:
+    response = await client.post(
+        f"{V1}.create", json=BODY, headers=admin | {"Idempotency-Key": key}
+    )
+    assert response.status == 400
+    assert (await response.json())["errorType"] == "invalid-params"
+
+
+async def test_failed_create_frees_the_key(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create(client, admin)
+    reuse_event_id(monkeypatch, await db.fetchval("SELECT event_id FROM outbox"))
+    headers = admin | {"Idempotency-Key": "retry-me"}
+    assert (await client.post(f"{V1}.create", json=BODY, headers=headers)).status == 500
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+    monkeypatch.undo()
+    assert (await client.post(f"{V1}.create", json=BODY, headers=headers)).status == 200
+    assert await db.fetchval("SELECT state FROM idempotency_keys") == "done"
+
+
+async def test_concurrent_duplicates_make_one_app_and_one_event(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    headers = admin | {"Idempotency-Key": "burst"}
+    responses = await asyncio.gather(
+        *(client.post(f"{V1}.create", json=BODY, headers=headers) for _ in range(20))
+    )
+    statuses = sorted(response.status for response in responses)
+    assert set(statuses) <= {200, 409} and statuses.count(200) >= 1
+    ids = {(await r.json())["application"]["_id"] for r in responses if r.status == 200}
+    assert len(ids) == 1
+    assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 1
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
+    secrets = [
+        (await r.json())["application"].get("clientSecret") for r in responses if r.status == 200
+    ]
+    assert sum(secret is not None for secret in secrets) == 1

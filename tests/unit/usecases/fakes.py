@@ -1,0 +1,43 @@
+"""Small in-memory stand-ins for the use cases' collaborators."""
+
+from __future__ import annotations
+
+from service.domain.accounts import Actor
+from service.domain.events import EventType, app_event
+from service.domain.oauth_apps import OAuthApp
+from service.domain.timestamps import utc_now
+from service.persistence.oauth_apps import NewApp
+
+ACTOR = Actor("JFTcMhEAFbNPfnp49", "math.bar")
+
+
+def new_app_row(name: str) -> NewApp:
+    """A registration as the writer receives it."""
+    now = utc_now()
+    oauth_app = OAuthApp(
+        id=f"{abs(hash(name)):024x}"[:24],
+        name=name,
+        redirect_uri="https://a.test",
+        active=True,
+        client_id="bN9D5TjY8Cv8GqWfE",
+        created_at=now,
+        updated_at=now,
+        created_by=ACTOR,
+    )
+    return NewApp(
+        oauth_app=oauth_app,
+        secret_hash="h" * 44,
+        event=app_event(EventType.CREATED, oauth_app, actor=ACTOR, now=now),
+        idempotency_key=None,
+    )
+
+
+class FakeWriter:
+    """Keeps what it is asked to write, as if every statement committed."""
+
+    def __init__(self) -> None:
+        self.rows: list[NewApp] = []
+
+    async def write(self, row: NewApp) -> None:
+        """Commit ``row`` at once."""
+        self.rows.append(row)
