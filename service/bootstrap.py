@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from service.api.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
+from service.api.readiness import ReadinessProbe
 from service.config import Settings
 from service.events.broker import Broker
 from service.events.consumer import Consumer
@@ -84,6 +85,16 @@ async def app_writer(opened: Database) -> AsyncIterator[AppWriter]:
         await pressure.close()
 
 
+@contextlib.asynccontextmanager
+async def readiness(settings: Settings, opened: Database) -> AsyncIterator[ReadinessProbe]:
+    """What ``/ready`` asks, on the process's pool and one broker connection."""
+    probe = ReadinessProbe(opened, broker(settings))
+    try:
+        yield probe
+    finally:
+        await probe.close()
+
+
 async def admin_user(settings: Settings, opened: Database) -> None:
     """Create the ``ADMIN_USERNAME`` user at start-up when it is missing."""
     admin = settings.admin
@@ -113,7 +124,10 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
             opened,
             broker(settings),
             topology(settings),
-            config=RelayConfig(batch_size=settings.relay_batch_size),
+            config=RelayConfig(
+                batch_size=settings.relay_batch_size,
+                leadership_timeout=settings.relay_leadership_timeout,
+            ),
         )
         await relay.run(stop)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -13,6 +14,8 @@ from sqlalchemy.exc import ArgumentError
 from yarl import URL as YarlURL
 
 from service.domain.redirect_uris import RedirectUriPolicy
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres:postgres@localhost:5432/oauth_apps"
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
@@ -70,11 +73,13 @@ class Settings:
     notify_webhook_url: str | None = None
     notify_max_attempts: int = 5
     relay_batch_size: int = 500
+    relay_leadership_timeout: float = 10.0  # a relay that cannot publish this long steps down
     metrics_port: int | None = None  # relay and consumers serve /metrics here when set
     rate_limit_calls: int = 10  # 0 switches the limiter off
     rate_limit_interval: float = 60.0
     redirect_uri_policy: RedirectUriPolicy = RedirectUriPolicy.RFC6749
     log_level: str = "INFO"
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,10 +119,15 @@ class Settings:
             relay_batch_size=_parse_positive_int(
                 "RELAY_BATCH_SIZE", env.get("RELAY_BATCH_SIZE", "500")
             ),
+            relay_leadership_timeout=_parse_positive_int(
+                "RELAY_LEADERSHIP_TIMEOUT_SECONDS",
+                env.get("RELAY_LEADERSHIP_TIMEOUT_SECONDS", "10"),
+            ),
             redirect_uri_policy=_parse_choice(
                 "REDIRECT_URI_POLICY", env.get("REDIRECT_URI_POLICY", "rfc6749"), RedirectUriPolicy
             ),
             log_level=_parse_log_level(env.get("LOG_LEVEL", "INFO")),
+            trusted_proxies=_parse_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         )
 
 
@@ -180,6 +190,19 @@ def _parse_choice(variable: str, raw: str, choices: type[RedirectUriPolicy]) -> 
     except ValueError:
         allowed = ", ".join(choice.value for choice in choices)
         raise ConfigError(variable, f"{raw!r} is not one of {allowed}") from None
+
+
+def _parse_networks(variable: str, raw: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in raw.split(",")
+            if part.strip()
+        )
+    except ValueError as error:
+        raise ConfigError(
+            variable, f"{raw!r} is not a list of addresses or networks: {error}"
+        ) from None
 
 
 def _parse_log_level(raw: str) -> str:

@@ -38,6 +38,7 @@ EVENTS_PUBLISH_FAILED = Counter(
 )
 CONSUMER_MESSAGES = Counter(
     "oauth_apps_consumer_messages_total",
-    "Messages handled by a consumer, by outcome (acked, duplicate, redelivered, dead_lettered).",
+    "Messages handled by a consumer, by outcome"
+    " (acked, redelivered, dead_lettered, retried_in_place).",
     ["consumer", "outcome"],
 )

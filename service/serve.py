@@ -10,17 +10,27 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any, TypeVar, cast
 
 import uvloop
 from aiohttp import web
+from prometheus_client import multiprocess
 
 from service import bootstrap
 from service.api.application import create_application
 from service.api.middlewares import JsonAccessLogger
-from service.config import ConfigError, DependencyUnavailable, Settings, report_startup_error
+from service.config import (
+    EXIT_CONFIG_ERROR,
+    ConfigError,
+    DependencyUnavailable,
+    Settings,
+    report_startup_error,
+)
+from service.domain.backoff import Backoff
 from service.events.relay import make_room_for_a_wave
 from service.logs import configure_logging
 
@@ -113,47 +123,98 @@ def _relay_worker(settings: Settings) -> None:
     _in_child(settings, lambda: relay_until_stopped(settings))
 
 
-def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
-    """Run ``workers`` processes on one port; forward SIGTERM; exit 0 when all did.
+@dataclass
+class _Child:
+    """One supervised process: what it runs, and when it may be started again."""
 
-    The relay gets a process of its own beside them rather than a thread in one of
-    them: there it competed with that worker's requests for the interpreter lock and
-    fell behind at peak, while the other workers' relays stood by.
+    name: str
+    target: Callable[[Settings], None]
+    process: multiprocessing.process.BaseProcess | None = None
+    started_at: float = 0.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5, cap=10.0))
+    restart_at: float | None = None
+
+
+# A child that ends with one of these within its first seconds cannot work as
+# configured: restarting it would only repeat the failure, so serve stops instead.
+_FATAL_AT_START = (EXIT_CONFIG_ERROR,)
+_START_GRACE = 10.0
+
+
+def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
+    """Run ``workers`` API processes on one port, and the relay beside them; supervise them.
+
+    The relay gets a process of its own rather than a thread in a worker, where it
+    competed with requests for the interpreter lock (docs/performance.md). A child
+    that dies is started again after a backoff while the others keep serving; a
+    configuration error at start stops them all. SIGTERM is forwarded to every child;
+    the exit status is 0 when all stopped cleanly.
     """
     # Workers share their metrics through files in this directory (prometheus multiprocess).
     metrics_dir = tempfile.mkdtemp(prefix="oauth-apps-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
     context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=_api_worker, args=(settings,), name=f"worker-{n}")
-        for n in range(workers)
-    ]
+    children = [_Child(f"worker-{n}", _api_worker) for n in range(workers)]
     if with_relay:
-        processes.append(context.Process(target=_relay_worker, args=(settings,), name="relay"))
-    for process in processes:
-        process.start()
-
+        children.append(_Child("relay", _relay_worker))
     stopping = False
+    status = 0
+
+    def start(child: _Child) -> None:
+        child.process = context.Process(target=child.target, args=(settings,), name=child.name)
+        child.process.start()
+        child.started_at = time.monotonic()
+        child.restart_at = None
 
     def stop_all(_signum: int = signal.SIGTERM, _frame: object = None) -> None:
         nonlocal stopping
         stopping = True
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-
-    def stopped_cleanly(process: multiprocessing.process.BaseProcess) -> bool:
-        # A worker still starting when asked to stop dies of the signal: that is clean too.
-        return process.exitcode == 0 or (stopping and process.exitcode == -signal.SIGTERM)
+        for child in children:
+            if child.process is not None and child.process.is_alive():
+                child.process.terminate()
 
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
-    running = {process.sentinel: process for process in processes}
-    while running:
-        for sentinel in wait(list(running)):
-            process = running.pop(cast(int, sentinel))
-            process.join()
-            if not stopped_cleanly(process):
-                stop_all()  # one worker failing (bad configuration) takes the others down
+    for child in children:
+        start(child)
+    while any(child.process is not None for child in children):
+        running = {c.process.sentinel: c for c in children if c.process is not None}
+        due = [c.restart_at for c in children if c.restart_at is not None and not stopping]
+        timeout = max(0.0, min(due) - time.monotonic()) if due else None
+        for sentinel in wait(list(running), timeout=timeout):
+            child = running[cast(int, sentinel)]
+            assert child.process is not None
+            child.process.join()
+            code, pid = child.process.exitcode, child.process.pid
+            child.process = None
+            if pid is not None and "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+                multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+            # A child still starting when asked to stop dies of the signal: clean too.
+            if stopping:
+                if code not in (0, -signal.SIGTERM):
+                    status = 1
+                continue
+            young = time.monotonic() - child.started_at < _START_GRACE
+            if young and code in _FATAL_AT_START:
+                status = code or 1
+                stop_all()
+                continue
+            if not young:
+                child.backoff.reset()  # it ran a while: a new failure, not a crash loop
+            delay = child.backoff.next_delay()
+            log.error(
+                "child died, restarting",
+                extra={
+                    "fields": {"child": child.name, "exit": code, "restart_in": round(delay, 2)}
+                },
+            )
+            child.restart_at = time.monotonic() + delay
+        now = time.monotonic()
+        for child in children:
+            if child.restart_at is not None and child.restart_at <= now and not stopping:
+                start(child)
+        if stopping:
+            for child in children:
+                child.restart_at = None
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    return 0 if all(stopped_cleanly(process) for process in processes) else 1
+    return status

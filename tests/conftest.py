@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from service.persistence.database import Database, asyncpg_dsn
 from service.persistence.migrations import migrate
 from service.usecases import accounts, oauth_apps
 from service.usecases.group_commit import AppWriter
-from tests.support.broker import Observer, reset_topology
+from tests.support.broker import Observer, delete_topology, reset_topology
 from tests.support.processes import Stack, service_env
 
 TEST_DATABASE_URL = os.environ.get(
@@ -55,23 +55,26 @@ async def _drop_database(url: URL) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> URL:
-    """A database made anew for this run, migrated by the real ``migrate``."""
+def database_url() -> Iterator[URL]:
+    """A database made anew for this run, migrated by the real ``migrate``, dropped after it."""
     url = parse_database_url(TEST_DATABASE_URL)
     asyncio.run(_drop_database(url))
     assert migrate(url) is True
-    return url
+    yield url
+    asyncio.run(_drop_database(url))
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: URL) -> Settings:
-    """Settings pointing at the test database and broker."""
-    return Settings(
+def settings(database_url: URL) -> Iterator[Settings]:
+    """Settings pointing at the test database and broker; the run's broker objects go after it."""
+    settings = Settings(
         database_url=database_url,
         amqp_url=TEST_AMQP_URL,
         events_exchange="oauth_apps_test",
         redirect_uri_policy=RedirectUriPolicy.RFC6749,
     )
+    yield settings
+    asyncio.run(delete_topology(settings.amqp_url, Topology(settings.events_exchange)))
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +171,7 @@ def reuse_event_id(monkeypatch: pytest.MonkeyPatch, event_id: uuid.UUID) -> None
     """
     real_app_event = oauth_apps.app_event
 
-    def clashing(*args: Any) -> AppEvent:
-        return dataclasses.replace(real_app_event(*args), id=event_id)
+    def clashing(*args: Any, **kwargs: Any) -> AppEvent:
+        return dataclasses.replace(real_app_event(*args, **kwargs), id=event_id)
 
     monkeypatch.setattr(oauth_apps, "app_event", clashing)

@@ -15,6 +15,7 @@ from service.api.keys import (
     DATABASE,
     LOGIN_THROTTLE,
     RATE_LIMITER,
+    READINESS,
     SETTINGS,
 )
 from service.api.middlewares import error_middleware, metrics_middleware, request_id_middleware
@@ -32,7 +33,7 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     application[SETTINGS] = settings
     application[LOGIN_THROTTLE] = FailureThrottle()
     application[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
-    application.cleanup_ctx.extend([_database, _app_writer, _auth_cache])
+    application.cleanup_ctx.extend([_database, _app_writer, _auth_cache, _readiness])
     if with_relay:
         application.cleanup_ctx.append(_relay)
     for module in (accounts, oauth_apps, health):
@@ -57,6 +58,12 @@ async def _app_writer(application: web.Application) -> AsyncIterator[None]:
 async def _auth_cache(application: web.Application) -> AsyncIterator[None]:
     async with bootstrap.auth_cache(application[SETTINGS]) as cache:
         application[AUTH_CACHE] = cache
+        yield
+
+
+async def _readiness(application: web.Application) -> AsyncIterator[None]:
+    async with bootstrap.readiness(application[SETTINGS], application[DATABASE]) as probe:
+        application[READINESS] = probe
         yield
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.api.auth_cache import AuthCache
+from service.api.readiness import ReadinessProbe
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
@@ -17,3 +18,4 @@ LOGIN_THROTTLE = web.AppKey("login_throttle", FailureThrottle)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 AUTH_CACHE = web.AppKey("auth_cache", AuthCache)
 APP_WRITER = web.AppKey("app_writer", AppWriter)
+READINESS = web.AppKey("readiness", ReadinessProbe)

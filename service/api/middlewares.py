@@ -23,7 +23,7 @@ from service.api.keys import DATABASE
 from service.domain.errors import DomainError
 from service.logs import request_id_var
 from service.metrics import DB_POOL_IN_USE, HTTP_LATENCY, HTTP_REQUESTS
-from service.persistence.database import is_database_unavailable
+from service.persistence.database import is_transient_database_error
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return http_error(request, error)
     except Exception as error:
-        if is_database_unavailable(error):
+        if is_transient_database_error(error):
             log.warning("database unavailable", exc_info=error)
             return service_unavailable("The database is unavailable, try again shortly")
         log.exception("unhandled error")

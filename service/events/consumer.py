@@ -13,7 +13,7 @@ from service.events.broker import Broker
 from service.events.received import EventHandler, GiveUp, PoisonMessage, parse_event
 from service.events.topology import QueueSpec, Topology, declare
 from service.metrics import CONSUMER_MESSAGES
-from service.persistence.database import is_database_unavailable
+from service.persistence.database import is_transient_database_error
 from service.waiting import wait_any
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class Consumer:
             self._count("dead_lettered")
             return
         retry = Backoff(initial=0.2, cap=5.0)
+        held = False
         while True:
             try:
                 await self._handler.handle(event)
@@ -90,9 +91,17 @@ class Consumer:
                 self._count("dead_lettered")
                 return
             except Exception as error:
-                if is_database_unavailable(error) and not stop.is_set():
-                    # Hold the message while the database is away: a redelivery would
-                    # count towards the delivery limit and dead-letter a good event.
+                if is_transient_database_error(error) and not stop.is_set():
+                    # Hold the message in hand until the database answers: a redelivery
+                    # would count towards the delivery limit and could dead-letter a good
+                    # event, and a requeue would put it behind the app's later events.
+                    if not held:
+                        held = True
+                        log.warning(
+                            "database busy or unavailable, retrying the event in place",
+                            extra={"fields": fields | {"error": _describe(error)}},
+                        )
+                    self._count("retried_in_place")
                     await wait_any(stop, timeout=retry.next_delay())
                     continue
                 log.exception("event failed, requeueing", extra={"fields": fields})
@@ -106,6 +115,10 @@ class Consumer:
 
     def _count(self, outcome: str) -> None:
         CONSUMER_MESSAGES.labels(self._handler.name, outcome).inc()
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
 
 
 def _future_done(future: asyncio.Future[Any]) -> asyncio.Event:

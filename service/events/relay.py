@@ -20,6 +20,7 @@ from datetime import timedelta
 import aio_pika
 import aiormq
 import uvloop
+from aio_pika.abc import AbstractConnection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.domain.backoff import Backoff
@@ -48,6 +49,8 @@ class RelayConfig:
     poll_interval: float = 1.0
     standby_interval: float = 2.0
     retention: timedelta = timedelta(days=7)
+    # A relay that cannot publish (or is frozen) for this long gives up the lead.
+    leadership_timeout: float = 10.0
     purge_interval: float = 300.0
 
 
@@ -117,7 +120,9 @@ class Relay:
             try:
                 await self._run_session(stop)
             except Exception as error:  # broker or database gone: retry from scratch
-                delay = self._backoff.next_delay()
+                # A relay that just gave up leadership waits longer than a standby's
+                # poll, so that a healthy standby takes over rather than this one again.
+                delay = max(self._backoff.next_delay(), self._config.standby_interval * 1.5)
                 log.warning(
                     "relay interrupted, retrying",
                     extra={"fields": {"error": _describe(error), "retry_in": round(delay, 2)}},
@@ -125,34 +130,65 @@ class Relay:
                 await wait_any(stop, timeout=delay)
 
     async def _run_session(self, stop: asyncio.Event) -> None:
-        async with self._database.engine.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            while not await outbox.try_lock_relay(connection):
-                if await wait_any(stop, timeout=self._config.standby_interval):
-                    return
-            wake = asyncio.Event()
-            raw = await connection.get_raw_connection()
-            assert raw.driver_connection is not None
-            await raw.driver_connection.add_listener("outbox", lambda *_: wake.set())
-            broker = await self._broker.connect()
-            broker.close_callbacks.add(lambda *_: wake.set())
-            async with broker:
-                channel = await broker.channel(publisher_confirms=True, on_return_raises=True)
-                await declare(channel, self._topology)
-                # Publishing through aiormq's channel skips aio-pika's Message and
-                # wrapper, a fifth of the relay's CPU per event (see performance.md).
-                publisher = await channel.get_underlay_channel()
-                assert isinstance(publisher, aiormq.Channel)
-                log.info("relay active", extra={"fields": {"exchange": self._topology.exchange}})
-                self._backoff.reset()
-                while not stop.is_set():
-                    if broker.is_closed:
-                        raise ConnectionError("broker connection closed")
-                    wake.clear()
-                    published = await self._publish_batch(connection, publisher)
-                    await self._purge_when_due(connection)
-                    if published < self._config.batch_size:
-                        await wait_any(wake, stop, timeout=self._config.poll_interval)
+        # The broker first: a relay that cannot reach it never takes the lead.
+        broker = await self._broker.connect()
+        wake = asyncio.Event()
+        broker.close_callbacks.add(lambda *_: wake.set())
+        async with broker:
+            channel = await broker.channel(publisher_confirms=True, on_return_raises=True)
+            await declare(channel, self._topology)
+            # Publishing through aiormq's channel skips aio-pika's Message and
+            # wrapper, a fifth of the relay's CPU per event (see performance.md).
+            publisher = await channel.get_underlay_channel()
+            assert isinstance(publisher, aiormq.Channel)
+            async with self._database.engine.connect() as connection:
+                try:
+                    await self._lead(connection, broker, publisher, wake, stop)
+                except BaseException:
+                    # The lock lives as long as this session: closing it (rather than
+                    # handing it back to the pool) is what lets a standby take over.
+                    await connection.invalidate()
+                    raise
+
+    async def _lead(
+        self,
+        connection: AsyncConnection,
+        broker: AbstractConnection,
+        publisher: aiormq.Channel,
+        wake: asyncio.Event,
+        stop: asyncio.Event,
+    ) -> None:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        standing_by = False
+        while not await outbox.try_lock_relay(connection):
+            if not standing_by:
+                standing_by = True
+                log.info(
+                    "relay standing by", extra={"fields": {"exchange": self._topology.exchange}}
+                )
+            if broker.is_closed:
+                raise ConnectionError("broker connection closed")
+            if await outbox.end_frozen_relay(connection, self._config.leadership_timeout):
+                log.warning("ended the session of a frozen relay to take over")
+                continue
+            if await wait_any(stop, timeout=self._config.standby_interval):
+                return
+        # A frozen relay keeps its session open but idle: the server ends such a
+        # session, and with it the lock, after the leadership timeout.
+        await outbox.end_session_when_idle(connection, self._config.leadership_timeout)
+        raw = await connection.get_raw_connection()
+        assert raw.driver_connection is not None
+        await raw.driver_connection.add_listener("outbox", lambda *_: wake.set())
+        log.info("relay active", extra={"fields": {"exchange": self._topology.exchange}})
+        self._backoff.reset()
+        while not stop.is_set():
+            if broker.is_closed:
+                raise ConnectionError("broker connection closed")
+            wake.clear()
+            published = await self._publish_batch(connection, publisher)
+            await self._purge_when_due(connection)
+            if published < self._config.batch_size:
+                await wait_any(wake, stop, timeout=self._config.poll_interval)
 
     async def _publish_batch(self, connection: AsyncConnection, publisher: aiormq.Channel) -> int:
         events = await outbox.pending_events(connection, self._config.batch_size)
@@ -167,7 +203,7 @@ class Relay:
                         routing_key=event.event_type,
                         properties=message_properties(event),
                         mandatory=True,
-                        timeout=10,
+                        timeout=self._config.leadership_timeout,
                         wait=False,
                     )
                     for event in wave

@@ -30,11 +30,44 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def is_database_unavailable(error: BaseException) -> bool:
-    """Tell whether ``error`` comes from a lost or refused database connection."""
+# SQLSTATEs after which the same statement may well succeed in a moment: the server
+# sheds load, times a wait out, or is read-only (a standby, after a failover).
+TRANSIENT_SQLSTATES = frozenset(
+    {
+        "53300",  # too_many_connections
+        "53400",  # configuration_limit_exceeded
+        "55P03",  # lock_not_available (lock_timeout)
+        "57014",  # query_canceled (statement_timeout)
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now
+        "25006",  # read_only_sql_transaction
+    }
+)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    for candidate in (error, getattr(error, "orig", None), error.__cause__):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def is_transient_database_error(error: BaseException) -> bool:
+    """Tell whether ``error`` will likely pass by itself: a lost, refused or busy database.
+
+    Such an error is never the request's or the message's fault: the API answers 503
+    with ``Retry-After``, and a consumer retries the same message in place.
+    """
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
     if isinstance(error, DBAPIError) and isinstance(error.orig, UNAVAILABLE_ERRORS):
+        return True
+    state = _sqlstate(error)
+    if state is not None and (state in TRANSIENT_SQLSTATES or state.startswith("08")):
         return True
     return isinstance(error, UNAVAILABLE_ERRORS)
 
@@ -54,6 +87,9 @@ def create_engine(url: URL, pool_size: int = 20) -> AsyncEngine:
         max_overflow=0,
         pool_timeout=5,
         json_serializer=dump_json,
+        # A failing statement's exception would otherwise carry its parameters (secret
+        # hashes among them) into every log line that reports it.
+        hide_parameters=True,
         json_deserializer=orjson.loads,
         connect_args={"timeout": 5, "command_timeout": 15},
     )

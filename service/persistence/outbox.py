@@ -6,7 +6,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Text, any_, bindparam, cast, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,6 +46,36 @@ class PendingEvent:
 async def try_lock_relay(connection: AsyncConnection) -> bool:
     """Take the relay lock for this connection's session; False when another relay has it."""
     return bool(await connection.scalar(select(func.pg_try_advisory_lock(RELAY_LOCK_KEY))))
+
+
+_END_FROZEN_RELAY = text(
+    """
+    SELECT pg_terminate_backend(activity.pid)
+    FROM pg_locks AS lock JOIN pg_stat_activity AS activity ON activity.pid = lock.pid
+    WHERE lock.locktype = 'advisory' AND lock.granted AND lock.objsubid = 1
+      AND ((lock.classid::bigint << 32) | lock.objid::bigint) = :key
+      AND activity.pid <> pg_backend_pid()
+      AND activity.state_change < now() - make_interval(secs => :seconds)
+    """
+)
+
+
+async def end_frozen_relay(connection: AsyncConnection, seconds: float) -> bool:
+    """End the session of a relay that holds the lock but has done nothing for ``seconds``.
+
+    A working relay changes its session's state at least every poll interval (about a
+    second); one that stayed in one state longer is frozen (stopped, or stuck half-way
+    through sending a statement), and its session would keep the lock forever.
+    """
+    ended = await connection.scalar(_END_FROZEN_RELAY, {"key": RELAY_LOCK_KEY, "seconds": seconds})
+    return bool(ended)
+
+
+async def end_session_when_idle(connection: AsyncConnection, seconds: float) -> None:
+    """Let the server end this session once it has been idle ``seconds`` (PostgreSQL 14+)."""
+    await connection.execute(
+        select(func.set_config("idle_session_timeout", f"{int(seconds * 1000)}ms", False))
+    )
 
 
 async def pending_events(connection: AsyncConnection, limit: int) -> list[PendingEvent]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
@@ -12,6 +11,7 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
+import yarl
 from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
 
@@ -22,19 +22,12 @@ from service.persistence.database import Database
 from service.usecases.group_commit import AppWriter
 from service.usecases.oauth_apps import IssuedApp, register_oauth_app, update_oauth_app
 from tests.conftest import reuse_event_id, start_client
-from tests.support.broker import Observer, broker_stopped, collect
+from tests.support.broker import Observer, collect
 from tests.support.processes import Stack, free_port
+from tests.support.tcpproxy import TcpProxy
+from tests.support.waiting import eventually
 
 CREATE = "/api/v1/oauth-apps.create"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
-    """Wait until ``check()`` holds, failing at ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def create_over_http(
@@ -102,25 +95,39 @@ async def test_created_event_on_the_queue_and_in_the_audit_log(
 
 
 async def test_broker_outage_loses_no_event(
-    stack: Stack, observer: Observer, admin: dict[str, str], db: asyncpg.Connection
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    admin: dict[str, str],
+    db: asyncpg.Connection,
 ) -> None:
-    base = await stack.serve()
-    await stack.start("audit", "consume", "audit")
-    await create_over_http(base, admin, 1)
-    await observer.wait_for(1)
+    # The service reaches RabbitMQ through a proxy that the test cuts: a real outage for
+    # the service, while the machine's broker (and the observer) carry on.
+    url = yarl.URL(settings.amqp_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5672)
+    await proxy.start()
+    stack.env["AMQP_URL"] = str(url.with_port(proxy.port))
+    try:
+        base = await stack.serve()
+        await stack.start("audit", "consume", "audit")
+        await create_over_http(base, admin, 1)
+        await observer.wait_for(1)
 
-    async with broker_stopped():
+        await proxy.cut()
         apps = await create_over_http(base, admin, 50)  # every create still succeeds
         assert await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 50
+        await proxy.start()
 
-    messages = await observer.wait_for(51, timeout=60)
-    subjects = {body_of(m)["subject"] for m in messages}
-    assert {app["_id"] for app in apps} <= subjects
+        messages = await observer.wait_for(51, timeout=60)
+        subjects = {body_of(m)["subject"] for m in messages}
+        assert {app["_id"] for app in apps} <= subjects
 
-    async def all_audited() -> bool:
-        return await db.fetchval("SELECT count(DISTINCT event_id) FROM audit_log") == 51
+        async def all_audited() -> bool:
+            return await db.fetchval("SELECT count(DISTINCT event_id) FROM audit_log") == 51
 
-    await eventually(all_audited, timeout=60)
+        await eventually(all_audited, timeout=60)
+    finally:
+        await proxy.close()
 
 
 async def test_relay_killed_mid_batch_loses_nothing_and_audit_counts_once(

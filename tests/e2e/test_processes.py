@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import URL
 
 from tests.support.broker import Observer
 from tests.support.processes import Stack, free_port, run_cli
+from tests.support.waiting import eventually
 
 CREATE = "/api/v1/oauth-apps.create"
 BODY = {"name": "ops", "active": True, "redirectUri": "https://a.test"}
@@ -175,3 +177,38 @@ async def test_consumer_serves_its_metrics(
                     break
             assert asyncio.get_running_loop().time() < deadline, "no acked message counted"
             await asyncio.sleep(0.05)
+
+
+async def test_a_killed_child_is_restarted_and_the_others_keep_serving(
+    stack: Stack, observer: Observer, admin: dict[str, str]
+) -> None:
+    base = await stack.serve("--workers", "2")
+    serve = stack.processes["serve"]
+    before = worker_pids(serve.pid)
+    assert len(before) == 3
+    relay = max(before, key=int)  # started last
+    os.kill(int(relay), signal.SIGKILL)
+    async with aiohttp.ClientSession(base) as http:
+        statuses = []
+        for _ in range(30):  # the API workers never stopped serving
+            async with http.post(CREATE, json=BODY, headers=admin) as response:
+                statuses.append(response.status)
+        assert set(statuses) == {200}
+
+    async def replaced() -> bool:
+        now = worker_pids(serve.pid)
+        return len(now) == 3 and relay not in now
+
+    await eventually(replaced, timeout=20)
+    await observer.wait_for(30, timeout=30)  # the new relay publishes what was written
+    worker = min(before, key=int)
+    os.kill(int(worker), signal.SIGKILL)
+
+    async def worker_replaced() -> bool:
+        now = worker_pids(serve.pid)
+        return len(now) == 3 and worker not in now
+
+    await eventually(worker_replaced, timeout=20)
+    assert "child died, restarting" in stack.log("serve").read_text()
+    serve.send_signal(signal.SIGTERM)
+    assert await stack.processes.pop("serve").wait() == 0

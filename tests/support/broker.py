@@ -1,35 +1,13 @@
-"""The real RabbitMQ in tests: topology reset, an observer queue, and a real outage."""
+"""The real RabbitMQ in tests: topology reset and removal, and an observer queue."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 from service.events.topology import Topology, declare
-
-
-async def run_rabbitmqctl(*args: str) -> None:
-    """Run ``rabbitmqctl ARGS`` and fail the test when it fails."""
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, output.decode()
-
-
-@contextlib.asynccontextmanager
-async def broker_stopped() -> AsyncIterator[None]:
-    """Stop the RabbitMQ application for real; it is started again even if the test fails."""
-    await run_rabbitmqctl("stop_app")
-    try:
-        yield
-    finally:
-        await run_rabbitmqctl("start_app")
-        await run_rabbitmqctl("await_startup")
 
 
 async def reset_topology(amqp_url: str, topology: Topology) -> None:
@@ -41,6 +19,29 @@ async def reset_topology(amqp_url: str, topology: Topology) -> None:
         for spec in topology.queues:
             for name in (spec.name, spec.dead_letter_queue):
                 await (await channel.get_queue(name)).purge()
+
+
+async def delete_topology(amqp_url: str, topology: Topology) -> None:
+    """Remove every exchange and queue of the topology, as a finished test run must."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for spec in topology.queues:
+            await channel.queue_delete(spec.name)
+            await channel.queue_delete(spec.dead_letter_queue)
+        await channel.exchange_delete(topology.exchange)
+        await channel.exchange_delete(topology.dead_letter_exchange)
+
+
+async def queue_length(amqp_url: str, name: str) -> int:
+    """How many messages wait on the queue ``name``."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(name, passive=True)
+        count = queue.declaration_result.message_count
+        assert count is not None
+        return count
 
 
 class Observer:

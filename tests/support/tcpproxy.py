@@ -14,6 +14,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self.accepted = 0  # connections made through the proxy so far
 
     async def start(self) -> None:
         """Listen (on the same port as before, after a cut)."""
@@ -29,7 +30,13 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    async def close(self) -> None:
+        """Stop for good (after a cut, or while forwarding)."""
+        if self._server is not None and self._server.is_serving():
+            await self.cut()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
         except OSError:

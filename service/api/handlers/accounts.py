@@ -6,7 +6,8 @@ from aiohttp import web
 
 from service.api.auth import authenticated, credentials
 from service.api.bodies import read_body
-from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE
+from service.api.client_address import client_address
+from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE, SETTINGS
 from service.api.responses import json_response
 from service.domain.accounts import Principal
 from service.domain.errors import AuthenticationRequired, InvalidParams, LoginFailed, RateLimited
@@ -18,10 +19,6 @@ routes = web.RouteTableDef()
 @routes.post("/api/v1/login")
 async def login(request: web.Request) -> web.Response:
     """Exchange a username (or email) and password for a login token."""
-    throttle = request.app[LOGIN_THROTTLE]
-    client = request.remote or "unknown"
-    if wait := throttle.retry_after(client):
-        raise RateLimited(wait)
     body = await read_body(request)
     if not isinstance(body, dict):
         raise InvalidParams("must be object")
@@ -29,11 +26,18 @@ async def login(request: web.Request) -> web.Response:
     password = body.get("password")
     if not isinstance(login_name, str) or not isinstance(password, str):
         raise InvalidParams("must have string properties 'username' (or 'user') and 'password'")
+    # Keyed on the name and the address: failures from one address cannot lock a user
+    # out everywhere, and one user's failures cannot lock out everyone behind a proxy.
+    client = client_address(request, request.app[SETTINGS].trusted_proxies)
+    throttle_key = f"{login_name.casefold()} {client}"
+    throttle = request.app[LOGIN_THROTTLE]
+    if wait := throttle.retry_after(throttle_key):
+        raise RateLimited(wait)
     result = await accounts.login(request.app[DATABASE], login_name, password)
     if result is None:
-        throttle.record_failure(client)
+        throttle.record_failure(throttle_key)
         raise LoginFailed()
-    throttle.reset(client)
+    throttle.reset(throttle_key)
     token, profile = result
     return json_response(
         {

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
-import aio_pika
 from aiohttp import web
-from sqlalchemy import text
 
-from service.api.keys import DATABASE, SETTINGS
+from service.api.keys import READINESS
 from service.api.metrics_view import render_metrics
 from service.api.responses import json_response
 
 routes = web.RouteTableDef()
 
-CHECK_TIMEOUT = 2.0
 OPENAPI_DOCUMENT = Path(__file__).resolve().parents[1] / "openapi.json"
 
 
@@ -31,10 +25,7 @@ async def health(request: web.Request) -> web.Response:
 @routes.get("/ready")
 async def ready(request: web.Request) -> web.Response:
     """Answer 200 when PostgreSQL and RabbitMQ are reachable, else 503 naming what is down."""
-    database, broker = await asyncio.gather(
-        _check(_database_answers(request)), _check(_broker_answers(request))
-    )
-    checks = {"database": database, "broker": broker}
+    checks = await request.app[READINESS].check()
     down = sorted(name for name, problem in checks.items() if problem)
     body = {
         "status": "unavailable" if down else "ok",
@@ -63,21 +54,3 @@ async def openapi(request: web.Request) -> web.Response:
 @functools.cache
 def _openapi_document() -> bytes:
     return OPENAPI_DOCUMENT.read_bytes()
-
-
-async def _check(probe: Coroutine[Any, Any, None]) -> str | None:
-    try:
-        await asyncio.wait_for(probe, CHECK_TIMEOUT)
-    except Exception as error:  # any failure means "not ready"; the reason is reported
-        return f"{type(error).__name__}: {error}".splitlines()[0][:200]
-    return None
-
-
-async def _database_answers(request: web.Request) -> None:
-    async with request.app[DATABASE].autocommit.connect() as connection:
-        await connection.execute(text("SELECT 1"))
-
-
-async def _broker_answers(request: web.Request) -> None:
-    connection = await aio_pika.connect(request.app[SETTINGS].amqp_url, timeout=CHECK_TIMEOUT)
-    await connection.close()

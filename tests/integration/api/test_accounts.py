@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 from typing import Any
 
 import asyncpg
@@ -113,3 +115,51 @@ async def test_passwords_are_stored_as_argon2(
 ) -> None:
     stored = await db.fetchval("SELECT password_hash FROM users")
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
+
+
+async def test_failures_for_one_user_do_not_lock_out_another_from_the_same_address(
+    settings: Any, admin: dict[str, str], plain_user: dict[str, str]
+) -> None:
+    client = await start_client(settings)
+    try:
+        for _ in range(20):
+            response = await client.post(LOGIN, json={"username": "plain", "password": "bad"})
+            assert response.status in (401, 429)
+        assert (
+            await client.post(LOGIN, json={"username": "plain", "password": "bad"})
+        ).status == 429
+        admin_login = {"username": "math.bar", "password": "correct horse"}
+        assert (await client.post(LOGIN, json=admin_login)).status == 200
+    finally:
+        await client.close()
+
+
+async def test_forwarded_addresses_count_only_behind_a_trusted_proxy(
+    settings: Any, admin: dict[str, str]
+) -> None:
+    bad = {"username": "math.bar", "password": "bad"}
+    good = {"username": "math.bar", "password": "correct horse"}
+
+    def via(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": address}
+
+    behind_proxy = await start_client(
+        dataclasses.replace(settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    )
+    try:
+        for _ in range(5):
+            assert (
+                await behind_proxy.post(LOGIN, json=bad, headers=via("192.0.2.1"))
+            ).status == 401
+        assert (await behind_proxy.post(LOGIN, json=good, headers=via("192.0.2.1"))).status == 429
+        assert (await behind_proxy.post(LOGIN, json=good, headers=via("192.0.2.2"))).status == 200
+    finally:
+        await behind_proxy.close()
+
+    direct = await start_client(settings)  # no trusted proxy: the header is the client's own
+    try:
+        for _ in range(5):
+            assert (await direct.post(LOGIN, json=bad, headers=via("192.0.2.1"))).status == 401
+        assert (await direct.post(LOGIN, json=good, headers=via("192.0.2.2"))).status == 429
+    finally:
+        await direct.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.logs import JsonFormatter
 from tests.conftest import reuse_event_id
 
 CREATE = "/api/v1/oauth-apps.create"
@@ -96,12 +98,20 @@ async def test_app_and_event_are_committed_together(
 
 
 async def test_failed_transaction_leaves_neither_app_nor_event(
-    client: Client, admin: dict[str, str], db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    client: Client,
+    admin: dict[str, str],
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await client.post(CREATE, json=EXAMPLE, headers=admin)
     reuse_event_id(monkeypatch, await db.fetchval("SELECT event_id FROM outbox"))
     response = await client.post(CREATE, json=EXAMPLE | {"name": "doomed"}, headers=admin)
     assert response.status == 500
+    # The failing statement is logged without its parameters (names, secret hashes).
+    logged = [JsonFormatter().format(r) + logging.Formatter().format(r) for r in caplog.records]
+    assert any("IntegrityError" in line for line in logged)
+    assert not any("doomed" in line or "parameters:" in line for line in logged)
     assert (await response.json())["success"] is False
     assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 1
     assert await db.fetchval("SELECT count(*) FROM oauth_apps WHERE name = 'doomed'") == 0

@@ -1,0 +1,138 @@
+"""Faults beyond an outage: a busy database must delay events, never lose or reorder them."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+from sqlalchemy.engine import URL
+
+from service.config import Settings
+from service.persistence.database import asyncpg_dsn
+from tests.conftest import start_client
+from tests.support.broker import Observer, queue_length
+from tests.support.processes import Stack, free_port
+from tests.support.waiting import eventually
+
+V1 = "/api/v1/oauth-apps"
+
+
+@contextlib.asynccontextmanager
+async def lock_timeout_for_new_connections(url: URL, timeout: str) -> AsyncIterator[None]:
+    """Make every new session of the test database give up lock waits after ``timeout``."""
+    admin = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await admin.execute(f"ALTER DATABASE \"{url.database}\" SET lock_timeout = '{timeout}'")
+        yield
+    finally:
+        await admin.execute(f'ALTER DATABASE "{url.database}" RESET lock_timeout')
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def table_locked(url: URL, table: str) -> AsyncIterator[None]:
+    """Hold an exclusive lock on ``table`` until the block ends."""
+    holder = await asyncpg.connect(asyncpg_dsn(url))
+    transaction = holder.transaction()
+    await transaction.start()
+    try:
+        await holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        yield
+    finally:
+        await transaction.rollback()
+        await holder.close()
+
+
+async def test_lock_timeouts_in_the_audit_consumer_delay_events_in_order(
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    admin: dict[str, str],
+    db: asyncpg.Connection,
+) -> None:
+    async with lock_timeout_for_new_connections(settings.database_url, "200ms"):
+        base = await stack.serve()
+        await stack.start("audit", "consume", "audit")
+        async with aiohttp.ClientSession(base, headers=admin) as http:
+            body = {"name": "v0", "active": True, "redirectUri": "https://a.test"}
+            async with http.post(f"{V1}.create", json=body) as response:
+                app_id = (await response.json())["application"]["_id"]
+            await observer.wait_for(1)
+            async with table_locked(settings.database_url, "audit_log"):
+                for version in range(1, 6):
+                    change = body | {"appId": app_id, "name": f"v{version}"}
+                    async with http.post(f"{V1}.update", json=change) as response:
+                        assert response.status == 200
+                await observer.wait_for(6)
+                # The consumer has hit the lock timeout and holds the event in hand.
+                await stack.wait_for_log("audit", "retrying the event in place")
+
+    async def all_audited() -> bool:
+        return await db.fetchval("SELECT count(*) FROM audit_log") == 6
+
+    await eventually(all_audited)
+    names = await db.fetch("SELECT data->'application'->>'name' AS name FROM audit_log ORDER BY id")
+    assert [row["name"] for row in names] == [f"v{n}" for n in range(6)]  # in order
+    assert await queue_length(settings.amqp_url, f"{settings.events_exchange}.audit.dlq") == 0
+    assert '"redelivered"' not in stack.log("audit").read_text()
+
+
+async def test_a_lock_timeout_in_the_api_is_a_503_with_retry_after(
+    settings: Settings, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    async with lock_timeout_for_new_connections(settings.database_url, "200ms"):
+        client = await start_client(settings)  # its pool opens with the timeout
+        try:
+            async with table_locked(settings.database_url, "oauth_apps"):
+                body = {"name": "n", "active": True, "redirectUri": "https://a.test"}
+                response = await client.post(f"{V1}.create", json=body, headers=admin)
+            assert response.status == 503
+            assert response.headers["Retry-After"] == "1"
+            assert (await response.json())["errorType"] == "error-service-unavailable"
+        finally:
+            await client.close()
+    assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 0
+
+
+async def create_many(base: str, headers: dict[str, str], count: int) -> None:
+    async with aiohttp.ClientSession(base, headers=headers) as http:
+        for n in range(count):
+            body = {"name": f"app {n}", "active": True, "redirectUri": "https://a.test"}
+            async with http.post(f"{V1}.create", json=body) as response:
+                assert response.status == 200
+
+
+async def test_a_relay_that_cannot_reach_the_broker_never_blocks_a_standby(
+    stack: Stack, observer: Observer, admin: dict[str, str]
+) -> None:
+    healthy_url = stack.env["AMQP_URL"]
+    stack.env["AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    await stack.start("relay-unreachable", "relay", wait_ready=False)
+    await stack.wait_for_log("relay-unreachable", "relay interrupted")
+    stack.env["AMQP_URL"] = healthy_url
+    await stack.start("relay-healthy", "relay")
+    base = await stack.serve("--no-relay")
+    await create_many(base, admin, 20)
+    await observer.wait_for(20, timeout=15)
+    assert '"relay active"' not in stack.log("relay-unreachable").read_text()
+
+
+async def test_a_frozen_relay_loses_the_lead_to_a_standby(
+    stack: Stack, observer: Observer, admin: dict[str, str]
+) -> None:
+    stack.env["RELAY_LEADERSHIP_TIMEOUT_SECONDS"] = "3"
+    frozen = await stack.start("relay-frozen", "relay")
+    base = await stack.serve("--no-relay")
+    await create_many(base, admin, 1)
+    await observer.wait_for(1)
+    frozen.send_signal(signal.SIGSTOP)
+    try:
+        await stack.start("relay-standby", "relay", wait_ready=False)
+        await create_many(base, admin, 20)
+        await observer.wait_for(21, timeout=15)
+        assert '"relay active"' in stack.log("relay-standby").read_text()
+    finally:
+        frozen.send_signal(signal.SIGCONT)
