@@ -25,6 +25,7 @@ from service.events.received import HandlerResources
 from service.events.relay import Relay, RelayConfig, RelayThread
 from service.events.topology import Topology
 from service.persistence.database import Database, check_connection
+from service.persistence.idempotency import hold_owner_lock
 from service.persistence.pg_listen import PgListener
 from service.usecases.accounts import ensure_user
 from service.usecases.back_pressure import OutboxPressure
@@ -50,8 +51,12 @@ async def database(
 
 
 @contextlib.asynccontextmanager
-async def auth_cache(settings: Settings) -> AsyncIterator[AuthCache]:
-    """The principal cache, emptied by every ``auth_changed`` notification."""
+async def process_session(settings: Settings) -> AsyncIterator[AuthCache]:
+    """The API process's one dedicated PostgreSQL session, and the principal cache.
+
+    The session listens for ``auth_changed`` (each notification empties the cache) and
+    holds the lock that shows this process alive to idempotency reservations.
+    """
     cache = AuthCache()
 
     def listening(state: bool) -> None:
@@ -63,6 +68,7 @@ async def auth_cache(settings: Settings) -> AsyncIterator[AuthCache]:
         AUTH_CHANGED_CHANNEL,
         on_notification=cache.clear,
         on_listening=listening,
+        on_connected=hold_owner_lock,
     )
     listener.start()
     try:

@@ -33,7 +33,7 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     application[SETTINGS] = settings
     application[LOGIN_THROTTLE] = FailureThrottle()
     application[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
-    application.cleanup_ctx.extend([_database, _app_writer, _auth_cache, _readiness])
+    application.cleanup_ctx.extend([_database, _app_writer, _process_session, _readiness])
     if with_relay:
         application.cleanup_ctx.append(_relay)
     for module in (accounts, oauth_apps, health):
@@ -55,8 +55,8 @@ async def _app_writer(application: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _auth_cache(application: web.Application) -> AsyncIterator[None]:
-    async with bootstrap.auth_cache(application[SETTINGS]) as cache:
+async def _process_session(application: web.Application) -> AsyncIterator[None]:
+    async with bootstrap.process_session(application[SETTINGS]) as cache:
         application[AUTH_CACHE] = cache
         yield
 

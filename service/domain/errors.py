@@ -78,3 +78,7 @@ class IdempotencyKeyReused(IdempotencyError):
 
 class IdempotencyKeyInFlight(IdempotencyError):
     """The first request with this key has not finished."""
+
+
+class ReservationLost(IdempotencyKeyInFlight):
+    """This request's reservation was taken over (its process looked gone); it wrote nothing."""

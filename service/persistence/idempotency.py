@@ -1,27 +1,66 @@
-"""Reserving, completing and releasing idempotency keys; the primary key decides races."""
+"""Reserving, completing and releasing idempotency keys; the primary key decides races.
+
+A reservation belongs to one request (``owner``) of one process, and that process holds
+an advisory lock (``owner_lock``) on its dedicated session for as long as it lives. So
+another request may take a reservation over exactly when its owner's lock is gone (the
+process died, or its session was cut, as in a failover), however long the owner has
+been waiting otherwise; and the owner's final write only counts while it still owns
+the reservation. One key can therefore never make two apps.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+import asyncpg
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
-from service.domain.idempotency import ABANDONED_AFTER, KEY_LIFETIME, IdempotentRequest
+from service.domain.idempotency import KEY_LIFETIME, IdempotentRequest
 from service.persistence.models import IdempotencyKey
 
-# The "done" write of a reservation, as part of oauth_apps' create statement (which
-# names its rows ``input``): the app, its event and the stored answer commit together.
-# A create without a key matches no reservation.
+OWNER_LOCK_NAMESPACE = 0x6F61_7069  # "oapi": the first key of every owner lock
+
+# The "done" write of reservations, as part of oauth_apps' create statement (which
+# names its rows ``input``): it returns the ids of the apps whose request still owns
+# its reservation, and only those apps (and apps without a key) are written.
 COMPLETE_RESERVATIONS_FROM_INPUT = """
         UPDATE idempotency_keys SET state = 'done', app_id = input.id, response = input.response
         FROM input
         WHERE idempotency_keys.user_id = input.actor_id
           AND idempotency_keys.key = input.idempotency_key
+          AND idempotency_keys.owner = input.owner
+          AND idempotency_keys.state = 'in_flight'
+        RETURNING input.id
     """
+
+_OWNER_GONE = text(
+    "NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND objsubid = 2 AND classid = CAST(:owner_namespace AS oid)"
+    " AND objid = CAST(idempotency_keys.owner_lock AS oid))"
+).bindparams(owner_namespace=OWNER_LOCK_NAMESPACE)
+
+_owner_lock: tuple[int, int] | None = None
+
+
+def process_owner_lock() -> int:
+    """The second key of this process's owner lock (a new one in each process)."""
+    global _owner_lock
+    if _owner_lock is None or _owner_lock[0] != os.getpid():
+        _owner_lock = (os.getpid(), secrets.randbelow(2**31 - 2) + 1)
+    return _owner_lock[1]
+
+
+async def hold_owner_lock(connection: asyncpg.Connection) -> None:
+    """Take this process's owner lock on its dedicated session, which keeps it while alive."""
+    await connection.execute(
+        "SELECT pg_advisory_lock($1, $2)", OWNER_LOCK_NAMESPACE, process_owner_lock()
+    )
 
 
 async def reserve(
@@ -30,13 +69,16 @@ async def reserve(
     """Reserve the key for this request and return None, or return the stored answer.
 
     Raise ``IdempotencyKeyReused`` for another body and ``IdempotencyKeyInFlight``
-    while the first request runs. An expired or abandoned reservation is taken over.
+    while the first request runs. An expired reservation, or one whose owner's process
+    is gone, is taken over.
     """
     values = {
         "user_id": request.user_id,
         "key": request.key,
         "fingerprint": request.fingerprint,
         "state": "in_flight",
+        "owner": request.owner,
+        "owner_lock": process_owner_lock(),
         "app_id": None,
         "response": None,
         "created_at": now,
@@ -48,8 +90,7 @@ async def reserve(
         set_={name: inserting.excluded[name] for name in values if name not in ("user_id", "key")},
         where=or_(
             IdempotencyKey.expires_at < func.now(),
-            (IdempotencyKey.state == "in_flight")
-            & (IdempotencyKey.created_at < func.now() - ABANDONED_AFTER),
+            (IdempotencyKey.state == "in_flight") & _OWNER_GONE,
         ),
     ).returning(IdempotencyKey.key)
     if await session.scalar(statement) is not None:
@@ -75,6 +116,7 @@ async def release(session: AsyncSession, request: IdempotentRequest) -> None:
         delete(IdempotencyKey).where(
             IdempotencyKey.user_id == request.user_id,
             IdempotencyKey.key == request.key,
+            IdempotencyKey.owner == request.owner,
             IdempotencyKey.state == "in_flight",
         )
     )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -158,6 +159,10 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))  # "in_flight" or "done"
+    # The request that holds an in-flight reservation, and the advisory lock that its
+    # process holds for as long as it lives (see persistence/idempotency.py).
+    owner: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    owner_lock: Mapped[int | None] = mapped_column(Integer)
     app_id: Mapped[str | None] = mapped_column(String(24))
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)

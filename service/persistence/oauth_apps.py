@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.accounts import Actor
 from service.domain.events import AppEvent
+from service.domain.idempotency import IdempotentRequest
 from service.domain.oauth_apps import OAuthApp
 from service.domain.text import storable
 from service.persistence import idempotency
@@ -54,7 +55,7 @@ class NewApp:
     oauth_app: OAuthApp
     secret_hash: str
     event: AppEvent
-    idempotency_key: str | None
+    reservation: IdempotentRequest | None
 
 
 # Apps, their events and (given a key) their stored answers, for any number of creates,
@@ -69,26 +70,35 @@ _INSERT_APPS_WITH_EVENTS = text(
             CAST(:redirect_uris AS text[]), CAST(:actives AS boolean[]),
             CAST(:created_ats AS timestamptz[]), CAST(:actor_ids AS varchar[]),
             CAST(:actor_usernames AS varchar[]), CAST(:responses AS json[]),
-            CAST(:idempotency_keys AS varchar[]), CAST(:event_ids AS uuid[]),
+            CAST(:idempotency_keys AS varchar[]), CAST(:owners AS uuid[]),
+            CAST(:event_ids AS uuid[]),
             CAST(:event_types AS varchar[]), CAST(:payloads AS json[])
         ) AS t (id, client_id, secret_hash, name, redirect_uri, active, created_at, actor_id,
-                actor_username, response, idempotency_key, event_id, event_type, payload)
+                actor_username, response, idempotency_key, owner, event_id, event_type, payload)
+    ), owned AS ({idempotency.COMPLETE_RESERVATIONS_FROM_INPUT}
+    ), accepted AS (
+        SELECT * FROM input
+        WHERE idempotency_key IS NULL OR id IN (SELECT id FROM owned)
     ), app AS (
         INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uri, active,
                                 created_at, updated_at, created_by_id, created_by_username)
         SELECT id, client_id, secret_hash, name, redirect_uri, active,
                created_at, created_at, actor_id, actor_username
-        FROM input
-    ), answer AS ({idempotency.COMPLETE_RESERVATIONS_FROM_INPUT})
+        FROM accepted
+    )
     INSERT INTO outbox (event_id, event_type, aggregate_id, payload, created_at)
-    SELECT event_id, event_type, id, payload, created_at FROM input
+    SELECT event_id, event_type, id, payload, created_at FROM accepted
+    RETURNING aggregate_id
     """  # noqa: S608 - built from constants only
 )
 
 
-async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[NewApp]) -> None:
-    """Insert new apps with their creation events (and stored answers) in one statement."""
-    await connection.execute(
+async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[NewApp]) -> set[str]:
+    """Insert new apps with their creation events (and stored answers) in one statement.
+
+    Return the ids of the apps written: all but those whose reservation was taken over.
+    """
+    result = await connection.execute(
         _INSERT_APPS_WITH_EVENTS,
         {
             "ids": [row.oauth_app.id for row in rows],
@@ -101,15 +111,17 @@ async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[Ne
             "actor_ids": [row.oauth_app.created_by.id for row in rows],
             "actor_usernames": [row.oauth_app.created_by.username for row in rows],
             "responses": [
-                dump_json(row.oauth_app.to_document()) if row.idempotency_key is not None else None
+                dump_json(row.oauth_app.to_document()) if row.reservation is not None else None
                 for row in rows
             ],
-            "idempotency_keys": [row.idempotency_key for row in rows],
+            "idempotency_keys": [row.reservation.key if row.reservation else None for row in rows],
+            "owners": [row.reservation.owner if row.reservation else None for row in rows],
             "event_ids": [row.event.id for row in rows],
             "event_types": [row.event.type.value for row in rows],
             "payloads": [dump_json(row.event.document) for row in rows],
         },
     )
+    return {app_id for (app_id,) in result}
 
 
 async def add_event(session: AsyncSession, event: AppEvent) -> None:

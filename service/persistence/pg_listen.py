@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from sqlalchemy.engine import URL
@@ -24,6 +24,8 @@ class PgListener:
 
     ``on_listening(False)`` is called whenever notifications may be missed (not yet
     connected, connection lost), ``on_listening(True)`` once listening again.
+    ``on_connected`` runs on each new connection first: whatever it takes (a session
+    lock) lasts as long as the connection.
     """
 
     def __init__(
@@ -33,11 +35,13 @@ class PgListener:
         *,
         on_notification: Callable[[], None],
         on_listening: Callable[[bool], None],
+        on_connected: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
     ) -> None:
         self._url = url
         self._channel = channel
         self._on_notification = on_notification
         self._on_listening = on_listening
+        self._on_connected = on_connected
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -58,6 +62,8 @@ class PgListener:
             connection: asyncpg.Connection | None = None
             try:
                 connection = await asyncpg.connect(asyncpg_dsn(self._url), timeout=5)
+                if self._on_connected is not None:
+                    await self._on_connected(connection)
                 await connection.add_listener(self._channel, lambda *_: self._on_notification())
                 self._on_listening(True)
                 backoff.reset()

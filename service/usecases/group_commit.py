@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
+from service.domain.errors import ReservationLost
 from service.persistence import oauth_apps
 from service.persistence.database import Database
 from service.persistence.oauth_apps import NewApp
@@ -23,15 +24,16 @@ from service.persistence.oauth_apps import NewApp
 MAX_BATCH = 100
 WRITERS = 4  # statements in flight at once
 
-WriteBatch = Callable[[Sequence[NewApp]], Awaitable[None]]
+# Writes a batch; returns the ids of the apps it wrote.
+WriteBatch = Callable[[Sequence[NewApp]], Awaitable[Collection[str]]]
 
 
 def insert_in_autocommit(database: Database) -> WriteBatch:
     """Write a batch as one statement in autocommit: atomic, and a single round trip."""
 
-    async def write(rows: Sequence[NewApp]) -> None:
+    async def write(rows: Sequence[NewApp]) -> set[str]:
         async with database.autocommit.connect() as connection:
-            await oauth_apps.insert_apps_with_events(connection, rows)
+            return await oauth_apps.insert_apps_with_events(connection, rows)
 
     return write
 
@@ -56,7 +58,11 @@ class AppWriter:
         ]
 
     async def write(self, row: NewApp) -> None:
-        """Return once ``row`` is committed; raise what the statement raised."""
+        """Return once ``row`` is committed; raise what the statement raised.
+
+        Raise ``ReservationLost`` when the statement skipped the row because another
+        request took its idempotency reservation over.
+        """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((row, future))
         self._ready.set()
@@ -81,12 +87,18 @@ class AppWriter:
             if not batch:
                 continue
             try:
-                await self._write_batch([row for row, _ in batch])
+                written = await self._write_batch([row for row, _ in batch])
             except Exception as error:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(error)
             else:
-                for _, future in batch:
-                    if not future.done():
+                for row, future in batch:
+                    if future.done():
+                        continue
+                    if row.oauth_app.id in written:
                         future.set_result(None)
+                    else:
+                        future.set_exception(
+                            ReservationLost("Another request took this Idempotency-Key over")
+                        )

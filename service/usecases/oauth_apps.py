@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.accounts import Principal
+from service.domain.backoff import Backoff
 from service.domain.errors import AppNotFound
 from service.domain.events import EventType, app_event
 from service.domain.idempotency import IdempotentRequest, idempotent_request
@@ -25,7 +26,7 @@ from service.domain.pagination import Page
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.domain.timestamps import utc_now
 from service.persistence import idempotency, oauth_apps
-from service.persistence.database import Database
+from service.persistence.database import Database, is_transient_database_error
 from service.persistence.oauth_apps import NewApp
 from service.usecases.group_commit import AppWriter
 
@@ -98,15 +99,43 @@ async def _insert_app(
             oauth_app=oauth_app,
             secret_hash=hash_token(secret),
             event=app_event(EventType.CREATED, oauth_app, actor=principal.actor, now=now),
-            idempotency_key=request.key if request else None,
+            reservation=request,
         )
     )
     return IssuedApp(oauth_app, secret)
 
 
+# Releases that must outlive their request (the database was away when it failed):
+# kept here so that the tasks are not garbage-collected while they retry.
+_releases_in_background: set[asyncio.Task[None]] = set()
+
+
 async def _release(db: Database, request: IdempotentRequest) -> None:
-    async with db.sessions.begin() as session:
-        await idempotency.release(session, request)
+    try:
+        async with db.sessions.begin() as session:
+            await idempotency.release(session, request)
+    except Exception as error:
+        if not is_transient_database_error(error):
+            raise
+        # This process lives on and holds its owner lock, so nobody else may take the
+        # reservation over: keep trying until the database answers.
+        task = asyncio.create_task(_release_when_possible(db, request))
+        _releases_in_background.add(task)
+        task.add_done_callback(_releases_in_background.discard)
+
+
+async def _release_when_possible(db: Database, request: IdempotentRequest) -> None:
+    backoff = Backoff(initial=0.5, cap=10.0)
+    while True:
+        await asyncio.sleep(backoff.next_delay())
+        try:
+            async with db.sessions.begin() as session:
+                await idempotency.release(session, request)
+        except Exception as error:
+            if not is_transient_database_error(error):
+                raise
+        else:
+            return
 
 
 async def list_oauth_apps(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -12,12 +14,14 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.config import Settings
 from service.domain.accounts import Principal
 from service.domain.redirect_uris import RedirectUriPolicy
-from service.persistence.database import Database
+from service.persistence.database import Database, asyncpg_dsn
 from service.usecases.group_commit import AppWriter
 from service.usecases.oauth_apps import register_oauth_app
 from tests.conftest import reuse_event_id
+from tests.support.waiting import eventually
 
 Client = TestClient[Any, Any]
 V1 = "/api/v1/oauth-apps"
@@ -368,14 +372,85 @@ async def test_idempotency_key_in_flight(
     headers = admin | {"Idempotency-Key": "slow"}
     first = await client.post(f"{V1}.create", json=BODY, headers=headers)
     assert first.status == 200
-    # Make the key look like its first request is still running.
-    await db.execute("UPDATE idempotency_keys SET state = 'in_flight', created_at = now()")
+    # Make the key look like its first request is still running, in this live process,
+    # for longer than any timeout: it stays reserved.
+    await db.execute(
+        "UPDATE idempotency_keys SET state = 'in_flight', created_at = now() - interval '1 hour'"
+    )
     response = await client.post(f"{V1}.create", json=BODY, headers=headers)
     assert response.status == 409
     assert (await response.json())["errorType"] == "error-idempotency-key-in-flight"
-    # A reservation abandoned by a crashed process is taken over after a minute.
-    await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '2 minutes'")
+    # Its process gone (its owner lock is held by nobody), the key is free at once.
+    await db.execute("UPDATE idempotency_keys SET owner_lock = 0")
     assert (await client.post(f"{V1}.create", json=BODY, headers=headers)).status == 200
+
+
+@contextlib.asynccontextmanager
+async def apps_table_locked(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """Make every create wait, however long the block lasts."""
+    transaction = db.transaction()
+    await transaction.start()
+    try:
+        await db.execute("LOCK TABLE oauth_apps IN ACCESS EXCLUSIVE MODE")
+        yield
+    finally:
+        await transaction.rollback()
+
+
+async def reserved(settings: Settings) -> None:
+    """Wait until a reservation is in flight (seen from a connection of its own)."""
+    watcher = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+
+        async def in_flight() -> bool:
+            return bool(
+                await watcher.fetchval(
+                    "SELECT count(*) FROM idempotency_keys WHERE state = 'in_flight'"
+                )
+            )
+
+        await eventually(in_flight, timeout=10)
+    finally:
+        await watcher.close()
+
+
+async def test_a_request_that_waits_long_keeps_its_key_and_makes_one_app(
+    client: Client, admin: dict[str, str], settings: Settings, db: asyncpg.Connection
+) -> None:
+    headers = admin | {"Idempotency-Key": "patient"}
+    async with apps_table_locked(db):
+        first = asyncio.ensure_future(client.post(f"{V1}.create", json=BODY, headers=headers))
+        await reserved(settings)
+        retry = await client.post(f"{V1}.create", json=BODY, headers=headers)
+        assert retry.status == 409
+    answered = await first
+    assert answered.status == 200
+    again = await client.post(f"{V1}.create", json=BODY, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["application"]["_id"] == (await answered.json())["application"][
+        "_id"
+    ]
+    assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 1
+
+
+async def test_a_request_whose_reservation_was_taken_over_writes_nothing(
+    client: Client, admin: dict[str, str], settings: Settings, db: asyncpg.Connection
+) -> None:
+    headers = admin | {"Idempotency-Key": "usurped"}
+    async with apps_table_locked(db):
+        first = asyncio.ensure_future(client.post(f"{V1}.create", json=BODY, headers=headers))
+        await reserved(settings)
+        # As another request does when it takes over a reservation whose owner looked gone.
+        takeover = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+        try:
+            await takeover.execute("UPDATE idempotency_keys SET owner = gen_random_uuid()")
+        finally:
+            await takeover.close()
+    response = await first
+    assert response.status == 409
+    assert (await response.json())["errorType"] == "error-idempotency-key-in-flight"
+    assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 0
 
 
 async def test_idempotency_keys_are_per_user_and_expire(

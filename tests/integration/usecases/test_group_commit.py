@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import asyncpg
 
@@ -35,7 +35,7 @@ def new_app(n: int) -> NewApp:
         oauth_app=oauth_app,
         secret_hash="h" * 44,
         event=app_event(EventType.CREATED, oauth_app, actor=ACTOR, now=now),
-        idempotency_key=None,
+        reservation=None,
     )
 
 
@@ -45,9 +45,9 @@ async def test_concurrent_creates_share_statements(
     batches: list[int] = []
     real = insert_in_autocommit(database)
 
-    async def counting(rows: Sequence[NewApp]) -> None:
+    async def counting(rows: Sequence[NewApp]) -> Collection[str]:
         batches.append(len(rows))
-        await real(rows)
+        return await real(rows)
 
     writer = AppWriter(counting)
     writer.start()

@@ -28,7 +28,7 @@ def new_app_row(name: str) -> NewApp:
         oauth_app=oauth_app,
         secret_hash="h" * 44,
         event=app_event(EventType.CREATED, oauth_app, actor=ACTOR, now=now),
-        idempotency_key=None,
+        reservation=None,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from service.domain.errors import ReservationLost
 from service.persistence.oauth_apps import NewApp
 from service.usecases import group_commit
 from service.usecases.group_commit import AppWriter
@@ -20,12 +21,14 @@ class FakeStatement:
         self.batches: list[list[str]] = []
         self.release = asyncio.Event()
         self.fail_with: Exception | None = None
+        self.skipped: set[str] = set()  # rows whose reservation was taken over
 
-    async def __call__(self, rows: Sequence[NewApp]) -> None:
+    async def __call__(self, rows: Sequence[NewApp]) -> set[str]:
         self.batches.append([row.oauth_app.name for row in rows])
         await self.release.wait()
         if self.fail_with is not None:
             raise self.fail_with
+        return {row.oauth_app.id for row in rows if row.oauth_app.name not in self.skipped}
 
 
 async def test_writes_queued_behind_a_running_statement_go_out_together() -> None:
@@ -96,3 +99,21 @@ async def test_writes_wait_for_back_pressure_before_each_statement() -> None:
     finally:
         await writer.close()
     assert statement.batches == [["held"]]
+
+
+async def test_a_row_the_statement_skipped_fails_alone_with_reservation_lost() -> None:
+    statement = FakeStatement()
+    statement.release.set()
+    statement.skipped = {"usurped"}
+    writer = AppWriter(statement)
+    writer.start()
+    try:
+        results = await asyncio.gather(
+            writer.write(new_app_row("kept")),
+            writer.write(new_app_row("usurped")),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.close()
+    assert results[0] is None
+    assert isinstance(results[1], ReservationLost)

@@ -44,7 +44,7 @@ async def test_the_app_its_hashed_secret_and_its_event_are_written_together() ->
     assert row.event.app_id == issued.oauth_app.id
     assert row.event.document["data"]["application"] == issued.oauth_app.to_document()
     assert issued.client_secret not in str(row.event.document)
-    assert row.idempotency_key is None
+    assert row.reservation is None
 
 
 @pytest.mark.parametrize(
