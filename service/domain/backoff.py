@@ -20,6 +20,11 @@ class Backoff:
         # Jitter keeps several relays or consumers from retrying in lockstep.
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
+    @property
+    def failing(self) -> bool:
+        """Whether a delay was taken since the last reset (a failure streak is on)."""
+        return self._attempt > 0
+
     def reset(self) -> None:
         """Start again from ``initial`` after a success."""
         self._attempt = 0

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractConnection
+
+from service.domain.backoff import Backoff
+from service.waiting import wait_any
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 
@@ -18,3 +28,44 @@ class Broker:
     async def connect(self) -> AbstractConnection:
         """Open a new connection; the caller closes it."""
         return await aio_pika.connect(self.url, timeout=self._timeout)
+
+
+def describe(error: BaseException) -> str:
+    """One line about ``error``, naming the variable to check where the broker refused us."""
+    text = f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
+    if isinstance(error, aiormq.exceptions.ProbableAuthenticationError) or "ACCESS_REFUSED" in text:
+        return f"{text} (check the user, password and vhost in AMQP_URL)"
+    if isinstance(error, ConnectionError | OSError) and "Connect call failed" in text:
+        return f"{text} (check the host and port in AMQP_URL)"
+    return text
+
+
+async def keep_running(
+    name: str,
+    session: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+    *,
+    backoff: Backoff,
+    min_delay: float = 0.0,
+) -> None:
+    """Run ``session`` until ``stop``; after a failure, wait and run it again.
+
+    A failure is logged when it starts a streak (``session`` resets ``backoff`` once
+    it is connected) or differs from the one before, with the delay: wrong credentials
+    make one warning, not one per attempt.
+    """
+    last = ""
+    while not stop.is_set():
+        try:
+            await session()
+        except Exception as error:  # broker or database gone: retry from scratch
+            problem = describe(error)
+            fresh = not backoff.failing
+            delay = max(backoff.next_delay(), min_delay)
+            if fresh or problem != last:
+                log.warning(
+                    f"{name} interrupted, retrying",
+                    extra={"fields": {"error": problem, "retry_in": round(delay, 2)}},
+                )
+            last = problem
+            await wait_any(stop, timeout=delay)

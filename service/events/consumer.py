@@ -9,7 +9,7 @@ from typing import Any
 from aio_pika.abc import AbstractIncomingMessage
 
 from service.domain.backoff import Backoff
-from service.events.broker import Broker
+from service.events.broker import Broker, describe, keep_running
 from service.events.received import EventHandler, GiveUp, PoisonMessage, parse_event
 from service.events.topology import QueueSpec, Topology, declare
 from service.metrics import CONSUMER_MESSAGES
@@ -35,16 +35,12 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the message in hand is finished first."""
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except Exception as error:  # broker gone: reconnect after a backoff
-                delay = self._backoff.next_delay()
-                log.warning(
-                    "consumer interrupted, retrying",
-                    extra={"fields": {"consumer": self._handler.name, "error": str(error)}},
-                )
-                await wait_any(stop, timeout=delay)
+        await keep_running(
+            f"{self._handler.name} consumer",
+            lambda: self._consume(stop),
+            stop,
+            backoff=self._backoff,
+        )
 
     async def _consume(self, stop: asyncio.Event) -> None:
         broker = await self._broker.connect()
@@ -99,7 +95,7 @@ class Consumer:
                         held = True
                         log.warning(
                             "database busy or unavailable, retrying the event in place",
-                            extra={"fields": fields | {"error": _describe(error)}},
+                            extra={"fields": fields | {"error": describe(error)}},
                         )
                     self._count("retried_in_place")
                     await wait_any(stop, timeout=retry.next_delay())
@@ -111,14 +107,15 @@ class Consumer:
                 return
             await message.ack()
             self._count("acked")
+            # One line per event, so that an operator sees events flow.
+            log.info(
+                "event processed",
+                extra={"fields": fields | {"type": event.type, "subject": event.subject}},
+            )
             return
 
     def _count(self, outcome: str) -> None:
         CONSUMER_MESSAGES.labels(self._handler.name, outcome).inc()
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
 
 
 def _future_done(future: asyncio.Future[Any]) -> asyncio.Event:

@@ -24,7 +24,7 @@ from aio_pika.abc import AbstractConnection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.domain.backoff import Backoff
-from service.events.broker import Broker
+from service.events.broker import Broker, describe, keep_running
 from service.events.topology import Topology, declare
 from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED
 from service.persistence import idempotency, outbox
@@ -116,18 +116,15 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; every failure is retried after a backoff."""
-        while not stop.is_set():
-            try:
-                await self._run_session(stop)
-            except Exception as error:  # broker or database gone: retry from scratch
-                # A relay that just gave up leadership waits longer than a standby's
-                # poll, so that a healthy standby takes over rather than this one again.
-                delay = max(self._backoff.next_delay(), self._config.standby_interval * 1.5)
-                log.warning(
-                    "relay interrupted, retrying",
-                    extra={"fields": {"error": _describe(error), "retry_in": round(delay, 2)}},
-                )
-                await wait_any(stop, timeout=delay)
+        await keep_running(
+            "relay",
+            lambda: self._run_session(stop),
+            stop,
+            backoff=self._backoff,
+            # A relay that just gave up the lead waits longer than a standby's poll,
+            # so that a healthy standby takes over rather than this one again.
+            min_delay=self._config.standby_interval * 1.5,
+        )
 
     async def _run_session(self, stop: asyncio.Event) -> None:
         # The broker first: a relay that cannot reach it never takes the lead.
@@ -224,7 +221,7 @@ class Relay:
             if failures:
                 EVENTS_PUBLISH_FAILED.inc(len(failures))
                 raise PublishFailed(
-                    f"{len(failures)} of {len(wave)} events not confirmed: {_describe(failures[0])}"
+                    f"{len(failures)} of {len(wave)} events not confirmed: {describe(failures[0])}"
                 )
         if events:
             log.debug("published", extra={"fields": {"count": len(events)}})
@@ -242,10 +239,6 @@ class Relay:
                     "housekeeping",
                     extra={"fields": {"published_events": purged, "idempotency_keys": expired}},
                 )
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".strip().splitlines()[0]
 
 
 class RelayThread:

@@ -111,12 +111,7 @@ _releases_in_background: set[asyncio.Task[None]] = set()
 
 
 async def _release(db: Database, request: IdempotentRequest) -> None:
-    try:
-        async with db.sessions.begin() as session:
-            await idempotency.release(session, request)
-    except Exception as error:
-        if not is_transient_database_error(error):
-            raise
+    if not await _try_release(db, request):
         # This process lives on and holds its owner lock, so nobody else may take the
         # reservation over: keep trying until the database answers.
         task = asyncio.create_task(_release_when_possible(db, request))
@@ -124,17 +119,22 @@ async def _release(db: Database, request: IdempotentRequest) -> None:
         task.add_done_callback(_releases_in_background.discard)
 
 
+async def _try_release(db: Database, request: IdempotentRequest) -> bool:
+    try:
+        async with db.sessions.begin() as session:
+            await idempotency.release(session, request)
+    except Exception as error:
+        if not is_transient_database_error(error):
+            raise
+        return False
+    return True
+
+
 async def _release_when_possible(db: Database, request: IdempotentRequest) -> None:
     backoff = Backoff(initial=0.5, cap=10.0)
     while True:
         await asyncio.sleep(backoff.next_delay())
-        try:
-            async with db.sessions.begin() as session:
-                await idempotency.release(session, request)
-        except Exception as error:
-            if not is_transient_database_error(error):
-                raise
-        else:
+        if await _try_release(db, request):
             return
 
 
