@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Gauge,
+    Metric,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from service.api.keys import DATABASE
@@ -31,29 +34,45 @@ async def render_metrics(app: web.Application) -> tuple[bytes, str]:
 
 
 async def _database_metrics(app: web.Application) -> bytes:
-    """Gauges read from PostgreSQL at scrape time, the same whichever worker answers."""
-    registry = CollectorRegistry()
-    backlog = Gauge(
-        "oauth_apps_outbox_backlog", "Events not yet confirmed by RabbitMQ.", registry=registry
-    )
-    oldest = Gauge(
-        "oauth_apps_outbox_oldest_unpublished_age_seconds",
-        "Age of the oldest event still in the outbox (0 when empty).",
-        registry=registry,
-    )
-    processed = Gauge(
-        "oauth_apps_consumer_processed_events",
-        "Events each consumer has acted on (its processed_events rows).",
-        ["consumer"],
-        registry=registry,
-    )
+    """Gauges read from PostgreSQL at scrape time, the same whichever worker answers.
+
+    They are metric families built for this scrape, not ``Gauge`` objects: in
+    multiprocess mode a ``Gauge`` writes to this process's file, and every worker's
+    last value would then show up again, per pid, in later scrapes.
+    """
     async with app[DATABASE].autocommit.connect() as connection:
         count, age = await outbox.backlog(connection)
-        rows = await connection.execute(
-            select(ProcessedEvent.consumer, func.count()).group_by(ProcessedEvent.consumer)
-        )
-        for consumer, total in rows:
-            processed.labels(consumer).set(total)
-    backlog.set(count)
-    oldest.set(age)
+        rows = (
+            await connection.execute(
+                select(ProcessedEvent.consumer, func.count()).group_by(ProcessedEvent.consumer)
+            )
+        ).all()
+    backlog = GaugeMetricFamily(
+        "oauth_apps_outbox_backlog", "Events not yet confirmed by RabbitMQ.", value=count
+    )
+    oldest = GaugeMetricFamily(
+        "oauth_apps_outbox_oldest_unpublished_age_seconds",
+        "Age of the oldest event still in the outbox (0 when empty).",
+        value=age,
+    )
+    processed = GaugeMetricFamily(
+        "oauth_apps_consumer_processed_events",
+        "Events each consumer has acted on (its processed_events rows).",
+        labels=["consumer"],
+    )
+    for consumer, total in rows:
+        processed.add_metric([consumer], total)
+    registry = CollectorRegistry()
+    registry.register(_Families([backlog, oldest, processed]))
     return generate_latest(registry)
+
+
+class _Families(Collector):
+    """Hands ready-made metric families to a registry."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        """Return the families."""
+        return self._families

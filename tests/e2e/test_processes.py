@@ -127,6 +127,28 @@ async def test_workers_share_the_port_and_the_metrics(
     assert 'route="/api/v1/oauth-apps.create",status="200"} 10.0' in text
 
 
+async def test_metrics_of_several_workers_have_each_family_once_and_no_stale_samples(
+    stack: Stack, admin: dict[str, str]
+) -> None:
+    base = await stack.serve("--workers", "2")
+    scrapes = []
+    for _ in range(12):  # fresh connections: scrapes answered by both workers
+        async with aiohttp.ClientSession(base) as http:
+            async with http.post(CREATE, json=BODY, headers=admin) as response:
+                assert response.status == 200
+            async with http.get("/metrics") as response:
+                scrapes.append(await response.text())
+    for text in scrapes:
+        types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+        duplicated = {name for name in types if types.count(name) > 1}
+        assert not duplicated, duplicated
+        backlog = [
+            line for line in text.splitlines() if line.startswith("oauth_apps_outbox_backlog")
+        ]
+        assert len(backlog) == 1 and "pid=" not in backlog[0], backlog
+        assert not any("pid=" in line for line in text.splitlines() if "_in_use" in line)
+
+
 async def test_workers_publish_through_one_relay_process(
     stack: Stack, observer: Observer, admin: dict[str, str]
 ) -> None:
