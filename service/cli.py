@@ -58,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     consume = commands.add_parser("consume", help="run a downstream consumer")
     consume.add_argument("consumer", choices=consumer_names())
 
+    dlq = commands.add_parser("dlq", help="dead-letter queues").add_subparsers(
+        dest="action", required=True
+    )
+    dlq_list = dlq.add_parser("list", help="print dead letters and why (JSON lines)")
+    dlq_list.add_argument("consumer", choices=consumer_names())
+    dlq_list.add_argument("--limit", type=int, default=100)
+    dlq_replay = dlq.add_parser("replay", help="move dead letters back onto the live queue")
+    dlq_replay.add_argument("consumer", choices=consumer_names())
+    dlq_replay.add_argument("--ids", nargs="+", help="message ids (default: all)")
+    dlq_replay.add_argument("--limit", type=int, default=10_000)
+
     audit = commands.add_parser("audit", help="read the audit log").add_subparsers(
         dest="action", required=True
     )
@@ -136,6 +147,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
         return 0
+    if args.command == "dlq":
+        return _dead_letters(args, settings)
     if args.command == "audit":
         entries = _with_database(settings, lambda db: _newest_audit_entries(db, args.limit))
         for entry in entries:
@@ -158,6 +171,22 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         _print_json({"userId": token.user_id, "authToken": token.auth_token})
         return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from service.events import dead_letters
+
+    spec = bootstrap.topology(settings).queue(args.consumer)
+    broker = bootstrap.broker(settings)
+    limit = max(1, args.limit)
+    if args.action == "list":
+        for letter in run(lambda: dead_letters.list_dead_letters(broker, spec, limit)):
+            _print_json(letter.to_document())
+        return 0
+    ids = set(args.ids) if args.ids else None
+    replayed = run(lambda: dead_letters.replay_dead_letters(broker, spec, ids, limit))
+    _print_json({"replayed": replayed, "queue": spec.name})
+    return 0
 
 
 def _with_database(settings: Settings, use: Callable[[Database], Awaitable[T]]) -> T:

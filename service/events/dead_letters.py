@@ -1,0 +1,106 @@
+"""Reading and replaying a consumer's dead-letter queue (``oauth-apps dlq``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from service.events.broker import Broker
+from service.events.topology import QueueSpec
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message in a dead-letter queue, and why it is there."""
+
+    message_id: str | None
+    type: str | None
+    deaths: list[dict[str, Any]]
+    body: bytes
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON line ``dlq list`` prints."""
+        return {"messageId": self.message_id, "type": self.type, "deaths": self.deaths}
+
+
+def _deaths(message: AbstractIncomingMessage) -> list[dict[str, Any]]:
+    # x-death: one entry per queue and reason, newest first, kept by RabbitMQ.
+    deaths = (message.headers or {}).get("x-death") or []
+    summary = []
+    for death in deaths if isinstance(deaths, list) else []:
+        if isinstance(death, dict):
+            summary.append(
+                {
+                    "queue": death.get("queue"),
+                    "reason": death.get("reason"),
+                    "count": death.get("count"),
+                    "time": str(death.get("time")) if death.get("time") is not None else None,
+                    "routingKeys": death.get("routing-keys"),
+                }
+            )
+    return summary
+
+
+@contextlib.asynccontextmanager
+async def _held(
+    broker: Broker, queue: str, limit: int
+) -> AsyncIterator[tuple[AbstractChannel, list[AbstractIncomingMessage]]]:
+    """Take up to ``limit`` messages off ``queue`` unacknowledged; what is not acked goes back."""
+    connection = await broker.connect()
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dead = await channel.get_queue(queue)
+        held: list[AbstractIncomingMessage] = []
+        while len(held) < limit:
+            message = await dead.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            held.append(message)
+        yield channel, held
+        # Closing the channel returns every message not acknowledged, in its order.
+
+
+async def list_dead_letters(broker: Broker, spec: QueueSpec, limit: int) -> list[DeadLetter]:
+    """Return the oldest ``limit`` dead letters of a consumer's queue, leaving them there."""
+    async with _held(broker, spec.dead_letter_queue, limit) as (_, held):
+        return [
+            DeadLetter(message.message_id, message.type, _deaths(message), message.body)
+            for message in held
+        ]
+
+
+async def replay_dead_letters(
+    broker: Broker, spec: QueueSpec, ids: Collection[str] | None, limit: int
+) -> list[str]:
+    """Move dead letters (all, or those with these message ids) back onto the live queue.
+
+    Each is published to the live queue with confirms before it is removed from the
+    dead-letter queue, in the order they died, so one app's events keep their order;
+    the consumers deduplicate a replayed event that had been processed after all.
+    """
+    replayed = []
+    async with _held(broker, spec.dead_letter_queue, limit) as (channel, held):
+        for message in held:
+            if ids is not None and message.message_id not in ids:
+                continue
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    message.body,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message.message_id,
+                    type=message.type,
+                    timestamp=message.timestamp,
+                    app_id=message.app_id,
+                ),
+                routing_key=spec.name,
+            )
+            await message.ack()
+            replayed.append(message.message_id or "")
+    return replayed
