@@ -80,6 +80,10 @@ class Settings:
     redirect_uri_policy: RedirectUriPolicy = RedirectUriPolicy.RFC6749
     log_level: str = "INFO"
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_keepalive_timeout: float = 75.0
+    http_max_connections: int = 0  # 0: below the process's file-descriptor limit
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -128,6 +132,12 @@ class Settings:
             ),
             log_level=_parse_log_level(env.get("LOG_LEVEL", "INFO")),
             trusted_proxies=_parse_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
+            http_header_timeout=_parse_seconds(env, "HTTP_HEADER_TIMEOUT_SECONDS", "10"),
+            http_body_timeout=_parse_seconds(env, "HTTP_BODY_TIMEOUT_SECONDS", "30"),
+            http_keepalive_timeout=_parse_seconds(env, "HTTP_KEEPALIVE_TIMEOUT_SECONDS", "75"),
+            http_max_connections=_parse_count(
+                "HTTP_MAX_CONNECTIONS", env.get("HTTP_MAX_CONNECTIONS", "0")
+            ),
         )
 
 
@@ -190,6 +200,17 @@ def _parse_choice(variable: str, raw: str, choices: type[RedirectUriPolicy]) -> 
     except ValueError:
         allowed = ", ".join(choice.value for choice in choices)
         raise ConfigError(variable, f"{raw!r} is not one of {allowed}") from None
+
+
+def _parse_seconds(env: Mapping[str, str], variable: str, default: str) -> float:
+    raw = env.get(variable, default)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(variable, f"{raw!r} is not a number of seconds") from None
+    if not 0 < seconds < 86_400:
+        raise ConfigError(variable, f"{raw!r} is not between 0 and 86400 seconds")
+    return seconds
 
 
 def _parse_networks(variable: str, raw: str) -> tuple[IPNetwork, ...]:

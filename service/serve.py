@@ -22,6 +22,8 @@ from prometheus_client import multiprocess
 
 from service import bootstrap
 from service.api.application import create_application
+from service.api.connections import GuardedSite
+from service.api.keys import CONNECTION_GUARD
 from service.api.middlewares import JsonAccessLogger
 from service.config import (
     EXIT_CONFIG_ERROR,
@@ -67,14 +69,22 @@ async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = Fa
     """Serve until SIGTERM, then stop accepting and let in-flight requests finish."""
     if with_relay:
         make_room_for_a_wave(settings.relay_batch_size)
+    application = create_application(settings, with_relay=with_relay)
     runner = web.AppRunner(
-        create_application(settings, with_relay=with_relay),
+        application,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         access_log_class=JsonAccessLogger,
+        keepalive_timeout=settings.http_keepalive_timeout,
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
+        site = GuardedSite(
+            runner,
+            application[CONNECTION_GUARD],
+            host=settings.host,
+            port=settings.port,
+            reuse_port=reuse_port or None,
+        )
         await site.start()
         freeze_startup_objects()
         log.info("listening", extra={"fields": {"host": settings.host, "port": settings.port}})

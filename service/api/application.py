@@ -8,10 +8,12 @@ from aiohttp import web
 
 from service import bootstrap
 from service.api.bodies import MAX_BODY_BYTES
+from service.api.connections import ConnectionGuard, ConnectionLimits, activity_middleware
 from service.api.handlers import accounts, health, oauth_apps
 from service.api.keys import (
     APP_WRITER,
     AUTH_CACHE,
+    CONNECTION_GUARD,
     DATABASE,
     LOGIN_THROTTLE,
     RATE_LIMITER,
@@ -26,11 +28,26 @@ from service.domain.throttle import FailureThrottle
 
 def create_application(settings: Settings, *, with_relay: bool = False) -> web.Application:
     """Build the HTTP application; resources open at start-up and close at shutdown."""
+    guard = ConnectionGuard(
+        ConnectionLimits(
+            header_timeout=settings.http_header_timeout,
+            body_timeout=settings.http_body_timeout,
+            keepalive_timeout=settings.http_keepalive_timeout,
+            max_connections=settings.http_max_connections,
+        )
+    )
     application = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+        middlewares=[
+            activity_middleware(guard),
+            request_id_middleware,
+            metrics_middleware,
+            error_middleware,
+        ],
     )
     application[SETTINGS] = settings
+    application[CONNECTION_GUARD] = guard
+    application.on_cleanup.append(lambda _: guard.close())
     application[LOGIN_THROTTLE] = FailureThrottle()
     application[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
     application.cleanup_ctx.extend([_database, _app_writer, _process_session, _readiness])

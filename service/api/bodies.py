@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import NoReturn
 from urllib.parse import parse_qsl
 
 from aiohttp import hdrs, web
 
-from service.api.errors import BodyTooLarge, UnsupportedMediaType
+from service.api.errors import BodyTimeout, BodyTooLarge, UnsupportedMediaType
+from service.api.keys import SETTINGS
 from service.domain.errors import InvalidParams
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -61,9 +63,12 @@ async def read_body(request: web.Request) -> object:
             f"Unsupported content type {content_type!r}: send {JSON_TYPE} or {FORM_TYPE}"
         )
     try:
-        raw = await request.read()
+        async with asyncio.timeout(request.app[SETTINGS].http_body_timeout):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise body_too_large() from None
+    except TimeoutError:
+        raise BodyTimeout("The request body did not arrive in time") from None
     return parse_json(raw) if content_type == JSON_TYPE else parse_form(raw)
 
 

@@ -39,6 +39,10 @@ class UnsupportedMediaType(InvalidParams):
     """The body is neither JSON nor form-encoded (415)."""
 
 
+class BodyTimeout(DomainError):
+    """The client declared a body and did not send it in time (408)."""
+
+
 def typed_error(
     status: int,
     error_type: str,
@@ -112,6 +116,12 @@ _TABLE: tuple[tuple[type[Any], Callable[[Any], web.Response]], ...] = (
         ),
     ),
     (RateLimited, _rate_limited),
+    (
+        BodyTimeout,
+        lambda error: typed_error(
+            408, "error-request-timeout", error.message, headers={"Connection": "close"}
+        ),
+    ),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.api.auth_cache import AuthCache
+from service.api.connections import ConnectionGuard
 from service.api.readiness import ReadinessProbe
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
@@ -19,3 +20,4 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 AUTH_CACHE = web.AppKey("auth_cache", AuthCache)
 APP_WRITER = web.AppKey("app_writer", AppWriter)
 READINESS = web.AppKey("readiness", ReadinessProbe)
+CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)

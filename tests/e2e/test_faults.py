@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
 
 import aiohttp
 import asyncpg
+import yarl
 from sqlalchemy.engine import URL
 
 from service.config import Settings
@@ -136,3 +138,75 @@ async def test_a_frozen_relay_loses_the_lead_to_a_standby(
         assert '"relay active"' in stack.log("relay-standby").read_text()
     finally:
         frozen.send_signal(signal.SIGCONT)
+
+
+async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
+    """Read until the server closes the connection; fail if it is still open after ``seconds``.
+
+    A connection reset counts as closed: the server may cut a client in mid-write.
+    """
+    try:
+        return await asyncio.wait_for(reader.read(), seconds)
+    except ConnectionError:
+        return b""
+
+
+async def test_idle_and_slow_clients_are_cut_off(stack: Stack) -> None:
+    stack.env |= {
+        "HTTP_HEADER_TIMEOUT_SECONDS": "1",
+        "HTTP_BODY_TIMEOUT_SECONDS": "1",
+        "HTTP_KEEPALIVE_TIMEOUT_SECONDS": "1",
+    }
+    base = yarl.URL(await stack.serve("--no-relay"))
+    assert base.port is not None
+
+    # Connects and sends nothing.
+    idle_reader, _ = await asyncio.open_connection("127.0.0.1", base.port)
+    assert await closed_within(idle_reader, 5) == b""
+
+    # Trickles a header line every 0.3 s, never finishing.
+    reader, writer = await asyncio.open_connection("127.0.0.1", base.port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+
+    async def trickle() -> None:
+        with contextlib.suppress(ConnectionError):
+            for n in range(30):
+                writer.write(f"X-Slow-{n}: y\r\n".encode())
+                await writer.drain()
+                await asyncio.sleep(0.3)
+
+    trickling = asyncio.ensure_future(trickle())
+    assert await closed_within(reader, 5) == b""
+    trickling.cancel()
+
+    # Declares a body and never sends it.
+    reader, writer = await asyncio.open_connection("127.0.0.1", base.port)
+    writer.write(
+        b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{"
+    )
+    answer = await closed_within(reader, 5)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+
+    # A keep-alive connection that goes quiet after a request.
+    reader, writer = await asyncio.open_connection("127.0.0.1", base.port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"200 OK" in await closed_within(reader, 5)
+
+
+async def test_past_the_connection_ceiling_clients_get_503_not_a_dead_server(
+    stack: Stack,
+) -> None:
+    stack.env |= {"HTTP_MAX_CONNECTIONS": "20", "HTTP_HEADER_TIMEOUT_SECONDS": "2"}
+    base = yarl.URL(await stack.serve("--no-relay"))
+    assert base.port is not None
+    idle = [await asyncio.open_connection("127.0.0.1", base.port) for _ in range(20)]
+    reader, writer = await asyncio.open_connection("127.0.0.1", base.port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    refused = await closed_within(reader, 5)
+    assert refused.startswith(b"HTTP/1.1 503") and b"error-service-unavailable" in refused
+    # Once the idle sockets are cut off, the server answers again.
+    for idle_reader, _ in idle:
+        assert await closed_within(idle_reader, 10) == b""
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/health") as response:
+        assert response.status == 200
