@@ -499,17 +499,24 @@ async def run_baseline(observer: Observer, concurrency: int, seconds: float) -> 
     return level
 
 
-async def prepare() -> tuple[dict[str, str], dict[str, str]]:
-    # Earlier runs leave up to millions of messages in the consumer queues (no consumer
-    # runs here), which slows RabbitMQ down: start every run from empty queues.
+async def remove_leftovers() -> None:
+    """Drop the benchmark's database, queues and exchanges (before a run, and after it)."""
     connection = await aio_pika.connect(AMQP)
     async with connection:
         channel = await connection.channel()
         for queue in ("audit", "notification", "audit.dlq", "notification.dlq"):
             await channel.queue_delete(f"{EXCHANGE}.{queue}")
+        for exchange in (EXCHANGE, f"{EXCHANGE}.dlx"):
+            await channel.exchange_delete(exchange)
     admin = await asyncpg.connect(f"{PG}/postgres")
     await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     await admin.close()
+
+
+async def prepare() -> tuple[dict[str, str], dict[str, str]]:
+    # Earlier runs may have left millions of messages in the consumer queues (no
+    # consumer runs here), which slows RabbitMQ down: start every run from nothing.
+    await remove_leftovers()
     env = dict(os.environ) | {
         "DATABASE_URL": f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{DATABASE}",
         "AMQP_URL": AMQP,
@@ -688,9 +695,12 @@ async def main() -> None:
     print(f"load generator: {args.client}; half-peak level: {half_peak_client}", file=sys.stderr)
     env, headers = await prepare()
     rounds = []
-    for n in range(args.repeat):
-        print(f"run {n + 1}/{args.repeat} ...", file=sys.stderr)
-        rounds.append(await one_round(args, env, headers))
+    try:
+        for n in range(args.repeat):
+            print(f"run {n + 1}/{args.repeat} ...", file=sys.stderr)
+            rounds.append(await one_round(args, env, headers))
+    finally:
+        await remove_leftovers()
     rss = {
         k: {"max": max(max(r["rss_mb"][k].values()) for r in rounds)} for k in rounds[0]["rss_mb"]
     }

@@ -29,6 +29,11 @@ CREATES_HELD = Gauge(
     "1 while this process holds creates because the relay is publishing but behind.",
     multiprocess_mode="livemax",
 )
+RELAY_BROKER_BLOCKED = Gauge(
+    "oauth_apps_relay_broker_blocked",
+    "1 while RabbitMQ blocks the relay's connection (a memory or disk alarm).",
+    multiprocess_mode="livemax",
+)
 EVENTS_PUBLISHED = Counter(
     "oauth_apps_events_published_total", "Events confirmed by RabbitMQ.", ["type"]
 )

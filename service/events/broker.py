@@ -30,6 +30,18 @@ class Broker:
         return await aio_pika.connect(self.url, timeout=self._timeout)
 
 
+def is_blocked(connection: AbstractConnection) -> bool:
+    """Whether RabbitMQ has blocked this connection's publishes (a memory or disk alarm).
+
+    aiormq tracks ``connection.blocked``/``unblocked`` in a private event and holds
+    every frame while blocked; neither it nor aio-pika exposes the state otherwise.
+    """
+    underlay = getattr(connection, "transport", None)
+    amqp = getattr(underlay, "connection", None)
+    unblocked = getattr(amqp, "_Connection__connection_unblocked", None)
+    return isinstance(unblocked, asyncio.Event) and not unblocked.is_set()
+
+
 def describe(error: BaseException) -> str:
     """One line about ``error``, naming the variable to check where the broker refused us."""
     text = f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]

@@ -24,9 +24,9 @@ from aio_pika.abc import AbstractConnection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.domain.backoff import Backoff
-from service.events.broker import Broker, describe, keep_running
+from service.events.broker import Broker, describe, is_blocked, keep_running
 from service.events.topology import Topology, declare
-from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED
+from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED, RELAY_BROKER_BLOCKED
 from service.persistence import idempotency, outbox
 from service.persistence.database import Database
 from service.persistence.outbox import PendingEvent
@@ -35,6 +35,7 @@ from service.waiting import wait_any
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/cloudevents+json"
+BLOCKED_CHECK_INTERVAL = 0.5
 
 
 class PublishFailed(Exception):
@@ -181,13 +182,37 @@ class Relay:
         while not stop.is_set():
             if broker.is_closed:
                 raise ConnectionError("broker connection closed")
+            if is_blocked(broker):
+                await self._wait_until_unblocked(connection, broker, stop)
+                continue
             wake.clear()
-            published = await self._publish_batch(connection, publisher)
+            published = await self._publish_batch(connection, publisher, broker)
             await self._purge_when_due(connection)
             if published < self._config.batch_size:
                 await wait_any(wake, stop, timeout=self._config.poll_interval)
 
-    async def _publish_batch(self, connection: AsyncConnection, publisher: aiormq.Channel) -> int:
+    async def _wait_until_unblocked(
+        self, connection: AsyncConnection, broker: AbstractConnection, stop: asyncio.Event
+    ) -> None:
+        """Wait on this connection while RabbitMQ blocks it, keeping the lead.
+
+        Another connection would be blocked as well (an alarm holds every publisher),
+        and abandoning this one would leave the broker holding its buffered frames.
+        The lock's session keeps answering, so no standby takes it for frozen.
+        """
+        RELAY_BROKER_BLOCKED.set(1)
+        log.warning("broker blocked publishing (memory or disk alarm); waiting")
+        try:
+            while is_blocked(broker) and not broker.is_closed and not stop.is_set():
+                await outbox.keep_session_alive(connection)
+                await wait_any(stop, timeout=BLOCKED_CHECK_INTERVAL)
+        finally:
+            RELAY_BROKER_BLOCKED.set(0)
+        log.info("broker unblocked publishing")
+
+    async def _publish_batch(
+        self, connection: AsyncConnection, publisher: aiormq.Channel, broker: AbstractConnection
+    ) -> int:
         events = await outbox.pending_events(connection, self._config.batch_size)
         for wave in plan_waves(events):
             results = await asyncio.gather(
@@ -200,7 +225,9 @@ class Relay:
                         routing_key=event.event_type,
                         properties=message_properties(event),
                         mandatory=True,
-                        timeout=self._config.leadership_timeout,
+                        # Half the leadership timeout: the lock's session, idle while
+                        # the wave waits, must not look frozen to a standby.
+                        timeout=self._config.leadership_timeout / 2,
                         wait=False,
                     )
                     for event in wave
@@ -218,6 +245,8 @@ class Relay:
             for event_type, count in Counter(event.event_type for event in confirmed).items():
                 EVENTS_PUBLISHED.labels(event_type).inc(count)
             failures = [result for result in results if isinstance(result, BaseException)]
+            if failures and is_blocked(broker):
+                break  # unconfirmed events stay in the outbox; the loop waits for unblock
             if failures:
                 EVENTS_PUBLISH_FAILED.inc(len(failures))
                 raise PublishFailed(

@@ -71,6 +71,11 @@ async def end_frozen_relay(connection: AsyncConnection, seconds: float) -> bool:
     return bool(ended)
 
 
+async def keep_session_alive(connection: AsyncConnection) -> None:
+    """A trivial statement: the session is not idle, and its state changed just now."""
+    await connection.execute(select(1))
+
+
 async def end_session_when_idle(connection: AsyncConnection, seconds: float) -> None:
     """Let the server end this session once it has been idle ``seconds`` (PostgreSQL 14+)."""
     await connection.execute(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -13,10 +14,12 @@ import yarl
 from sqlalchemy.engine import URL
 
 from service.config import Settings
+from service.events.topology import Topology
 from service.persistence.database import asyncpg_dsn
 from tests.conftest import start_client
 from tests.support.broker import Observer, queue_length
 from tests.support.processes import Stack, free_port
+from tests.support.rabbitmq_node import private_rabbitmq
 from tests.support.waiting import eventually
 
 V1 = "/api/v1/oauth-apps"
@@ -210,3 +213,45 @@ async def test_past_the_connection_ceiling_clients_get_503_not_a_dead_server(
         assert await closed_within(idle_reader, 10) == b""
     async with aiohttp.ClientSession() as http, http.get(f"{base}/health") as response:
         assert response.status == 200
+
+
+async def test_a_memory_alarm_holds_the_relay_on_one_connection_until_it_clears(
+    stack: Stack, settings: Settings, admin: dict[str, str], tmp_path: Path
+) -> None:
+    async with private_rabbitmq(tmp_path / "rabbitmq") as node:
+        topology = Topology(settings.events_exchange)
+        observer = Observer(node.amqp_url, topology)
+        await observer.setup()
+        metrics_port = free_port()
+        stack.env |= {
+            "AMQP_URL": node.amqp_url,
+            "RELAY_LEADERSHIP_TIMEOUT_SECONDS": "2",
+            "METRICS_PORT": str(metrics_port),
+        }
+        await stack.start("relay", "relay")
+        del stack.env["METRICS_PORT"]
+        base = await stack.serve("--no-relay")
+        await create_many(base, admin, 1)
+        await observer.wait_for(1)
+
+        await node.ctl("set_vm_memory_high_watermark", "0.000001")
+        await create_many(base, admin, 20)  # creates go on: the outbox holds the events
+        await stack.wait_for_log("relay", "broker blocked publishing")
+
+        async def reported_blocked() -> bool:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{metrics_port}/metrics") as response,
+            ):
+                return "oauth_apps_relay_broker_blocked 1.0" in await response.text()
+
+        await eventually(reported_blocked, timeout=5)
+        # Several leadership timeouts pass: the relay keeps its one connection.
+        await asyncio.sleep(6)
+        listed = await node.ctl("list_connections", "--quiet", "--no-table-headers", "name")
+        connections = [line for line in listed.splitlines() if line.strip()]
+        assert len(connections) == 1, connections
+        await node.ctl("set_vm_memory_high_watermark", "0.4")
+        await observer.wait_for(21, timeout=30)
+        await stack.wait_for_log("relay", "broker unblocked publishing")
+        await stack.stop_all()
