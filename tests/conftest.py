@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL
 from service import bootstrap
 from service.api.application import create_application
 from service.config import Settings, parse_database_url
-from service.domain.events import AppEvent
+from service.domain.events import Event
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.events.topology import Topology
 from service.persistence.database import Database, asyncpg_dsn
@@ -33,8 +33,11 @@ from service.usecases.group_commit import AppWriter
 from tests.support.broker import Observer, delete_topology, reset_topology
 from tests.support.processes import Stack, service_env
 
+# A name of its own for each run: two runs on one machine (a developer's and CI's)
+# never share a database or an exchange.
+RUN = f"oauth_apps_test_{os.getpid()}"
 TEST_DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/oauth_apps_test"
+    "TEST_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{RUN}"
 )
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -70,7 +73,7 @@ def settings(database_url: URL) -> Iterator[Settings]:
     settings = Settings(
         database_url=database_url,
         amqp_url=TEST_AMQP_URL,
-        events_exchange="oauth_apps_test",
+        events_exchange=RUN,
         redirect_uri_policy=RedirectUriPolicy.RFC6749,
     )
     yield settings
@@ -163,6 +166,24 @@ async def stack(settings: Settings, db: asyncpg.Connection, tmp_path: Path) -> A
     assert not failed, {name: stack.log(name).read_text()[-3000:] for name in failed}
 
 
+SEEDED_ROLES = {
+    "access-permissions": ["admin"],
+    "api-bypass-rate-limit": ["admin"],
+    "manage-oauth-apps": ["admin"],
+}
+
+
+@pytest.fixture
+async def seeded_roles(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """Put the seeded roles back after a test that changes them."""
+    yield
+    await db.execute("DELETE FROM role_permissions")
+    await db.executemany(
+        "INSERT INTO role_permissions (role, permission) VALUES ($1, $2)",
+        [(roles[0], permission) for permission, roles in SEEDED_ROLES.items()],
+    )
+
+
 def reuse_event_id(monkeypatch: pytest.MonkeyPatch, event_id: uuid.UUID) -> None:
     """Make the next creates write an event id that is already in the outbox.
 
@@ -171,7 +192,7 @@ def reuse_event_id(monkeypatch: pytest.MonkeyPatch, event_id: uuid.UUID) -> None
     """
     real_app_event = oauth_apps.app_event
 
-    def clashing(*args: Any, **kwargs: Any) -> AppEvent:
+    def clashing(*args: Any, **kwargs: Any) -> Event:
         return dataclasses.replace(real_app_event(*args, **kwargs), id=event_id)
 
     monkeypatch.setattr(oauth_apps, "app_event", clashing)

@@ -9,7 +9,7 @@ from aiohttp import web
 from service import bootstrap
 from service.api.bodies import MAX_BODY_BYTES
 from service.api.connections import ConnectionGuard, ConnectionLimits, activity_middleware
-from service.api.handlers import accounts, health, oauth_apps
+from service.api.handlers import accounts, health, oauth_apps, permissions
 from service.api.keys import (
     APP_WRITER,
     AUTH_CACHE,
@@ -53,7 +53,7 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     application.cleanup_ctx.extend([_database, _app_writer, _process_session, _readiness])
     if with_relay:
         application.cleanup_ctx.append(_relay)
-    for module in (accounts, oauth_apps, health):
+    for module in (accounts, oauth_apps, permissions, health):
         application.router.add_routes(module.routes)
     return application
 

@@ -14,9 +14,13 @@ from service.domain.errors import (
     DomainError,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    InvalidBodyParams,
     InvalidIdempotencyKey,
     InvalidParams,
+    InvalidPermission,
     InvalidQuery,
+    InvalidRole,
+    InvalidUpdatedSince,
     LoginFailed,
     PermissionDenied,
     RateLimited,
@@ -74,6 +78,11 @@ def _unauthorized(_: DomainError) -> web.Response:
     return json_response(body, 401)
 
 
+def _failure(error: DomainError, error_type: str) -> web.Response:
+    """Rocket.Chat's ``API.v1.failure(message, type)``: the message without a suffix."""
+    return json_response({"success": False, "error": error.message, "errorType": error_type}, 400)
+
+
 def _rate_limited(error: RateLimited) -> web.Response:
     headers = {"Retry-After": str(error.retry_after)} | error.headers
     return typed_error(429, "error-too-many-requests", error.message, headers=headers)
@@ -116,6 +125,13 @@ _TABLE: tuple[tuple[type[Any], Callable[[Any], web.Response]], ...] = (
         ),
     ),
     (RateLimited, _rate_limited),
+    (InvalidBodyParams, lambda error: _failure(error, "error-invalid-body-params")),
+    (InvalidPermission, lambda error: _failure(error, "error-invalid-permission")),
+    (InvalidRole, lambda error: _failure(error, "error-invalid-role")),
+    (
+        InvalidUpdatedSince,
+        lambda error: typed_error(400, "error-roomId-param-invalid", error.message),
+    ),
     (
         BodyTimeout,
         lambda error: typed_error(

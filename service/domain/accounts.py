@@ -7,6 +7,7 @@ from datetime import timedelta
 
 MANAGE_OAUTH_APPS = "manage-oauth-apps"
 BYPASS_RATE_LIMIT = "api-bypass-rate-limit"
+ACCESS_PERMISSIONS = "access-permissions"
 LOGIN_TOKEN_LIFETIME = timedelta(days=90)  # Rocket.Chat's Accounts_LoginExpiration default
 
 

@@ -82,3 +82,31 @@ class IdempotencyKeyInFlight(IdempotencyError):
 
 class ReservationLost(IdempotencyKeyInFlight):
     """This request's reservation was taken over (its process looked gone); it wrote nothing."""
+
+
+class InvalidBodyParams(DomainError):
+    """A body that does not match the endpoint's schema (``error-invalid-body-params``)."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid body params")
+
+
+class InvalidPermission(DomainError):
+    """A permission that does not exist."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid permission")
+
+
+class InvalidRole(DomainError):
+    """A role that does not exist."""
+
+    def __init__(self) -> None:
+        super().__init__("Invalid role")
+
+
+class InvalidUpdatedSince(DomainError):
+    """``updatedSince`` is not a date."""
+
+    def __init__(self) -> None:
+        super().__init__('The "updatedSince" query parameter must be a valid date.')

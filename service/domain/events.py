@@ -1,4 +1,4 @@
-"""Events that an app's changes produce, as CloudEvents 1.0 structured-mode documents."""
+"""Events that changes produce, as CloudEvents 1.0 structured-mode documents."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class EventType(StrEnum):
     UPDATED = "oauth_app.updated"
     DELETED = "oauth_app.deleted"
     SECRET_ROTATED = "oauth_app.secret_rotated"  # noqa: S105 - an event name, not a secret
+    PERMISSION_UPDATED = "permission.updated"
 
 
 # What each event means, for the AsyncAPI document; adding an event type adds a line here.
@@ -33,31 +34,45 @@ EVENT_SUMMARIES: dict[EventType, str] = {
         "An app's client secret was replaced (`oauth-apps.rotateSecret`);"
         " neither secret is in the event."
     ),
+    EventType.PERMISSION_UPDATED: (
+        "The roles that hold a permission changed (`permissions.update`)."
+    ),
 }
 
 
 @dataclass(frozen=True, slots=True)
-class AppEvent:
-    """One change of one app, ready for the outbox."""
+class Event:
+    """One change of one thing (its ``subject``: an app or a permission), for the outbox."""
 
     id: uuid.UUID
     type: EventType
-    app_id: str
+    subject: str
     occurred_at: datetime
     document: dict[str, Any]
 
 
-def app_event(event_type: EventType, app: OAuthApp, *, actor: Actor, now: datetime) -> AppEvent:
-    """Build the event for ``app``; the document never carries the client secret."""
+def _event(event_type: EventType, subject: str, data: dict[str, Any], now: datetime) -> Event:
     event_id = uuid.uuid4()
     document = {
         "specversion": "1.0",
         "id": str(event_id),
         "source": EVENT_SOURCE,
         "type": event_type.value,
-        "subject": app.id,
+        "subject": subject,
         "time": format_timestamp(now),
         "datacontenttype": "application/json",
-        "data": {"application": app.to_document(), "actor": actor.to_document()},
+        "data": data,
     }
-    return AppEvent(id=event_id, type=event_type, app_id=app.id, occurred_at=now, document=document)
+    return Event(id=event_id, type=event_type, subject=subject, occurred_at=now, document=document)
+
+
+def app_event(event_type: EventType, app: OAuthApp, *, actor: Actor, now: datetime) -> Event:
+    """Build the event for ``app``; the document never carries the client secret."""
+    data = {"application": app.to_document(), "actor": actor.to_document()}
+    return _event(event_type, app.id, data, now)
+
+
+def permission_event(permission: dict[str, Any], *, actor: Actor, now: datetime) -> Event:
+    """Build ``permission.updated`` for a permission as ``permissions.listAll`` shows it."""
+    data = {"permission": permission, "actor": actor.to_document()}
+    return _event(EventType.PERMISSION_UPDATED, permission["_id"], data, now)

@@ -10,7 +10,7 @@ from service.domain.accounts import Actor
 from service.domain.errors import RuleViolation
 from service.domain.jsvalues import js_trim
 from service.domain.redirect_uris import RedirectUriPolicy, parse_uri_list, policy_problem
-from service.domain.schema import ObjectSchema
+from service.domain.schema import ObjectSchema, OneOf
 from service.domain.text import text_problem
 from service.domain.timestamps import format_timestamp
 
@@ -32,6 +32,14 @@ UPDATE_SCHEMA = ObjectSchema(
     required=("appId", "name", "active", "redirectUri"),
 )
 APP_ID_SCHEMA = ObjectSchema(properties=(("appId", "string"),), required=("appId",))
+# oauth-apps.get's query: one of _id, clientId, or the deprecated appId (meaning _id).
+GET_QUERY_SCHEMA = OneOf(
+    (
+        ObjectSchema(properties=(("_id", "string"),), required=("_id",)),
+        ObjectSchema(properties=(("clientId", "string"),), required=("clientId",)),
+        APP_ID_SCHEMA,
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)

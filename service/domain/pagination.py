@@ -29,10 +29,15 @@ class Page:
         return cls(offset, count)
 
 
+# Past PostgreSQL's bigint any offset is past the end anyway.
+MAX_OFFSET = 2**62
+
+
 def _non_negative(query: Mapping[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise InvalidQuery(f"'{name}' must be a non-negative integer")
-    return int(raw)
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidQuery(f"must be a non-negative integer: '{name}'")
+    # However many digits: a count is capped at 100 and an offset is past the end.
+    return MAX_OFFSET if len(raw) > 18 else min(int(raw), MAX_OFFSET)

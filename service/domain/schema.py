@@ -18,11 +18,11 @@ from service.domain.jsvalues import js_number_to_string
 
 PropertyType = Literal["string", "boolean"]
 
-_NOT_COERCIBLE = object()
+NOT_COERCIBLE = object()
 
 
 def coerce_to_string(value: object) -> object:
-    """Coerce like ajv's ``type: string``; return ``_NOT_COERCIBLE`` when ajv fails."""
+    """Coerce like ajv's ``type: string``; return ``NOT_COERCIBLE`` when ajv fails."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -31,18 +31,18 @@ def coerce_to_string(value: object) -> object:
         return js_number_to_string(value)
     if value is None:
         return ""
-    return _NOT_COERCIBLE
+    return NOT_COERCIBLE
 
 
 def coerce_to_boolean(value: object) -> object:
-    """Coerce like ajv's ``type: boolean``; return ``_NOT_COERCIBLE`` when ajv fails."""
+    """Coerce like ajv's ``type: boolean``; return ``NOT_COERCIBLE`` when ajv fails."""
     if isinstance(value, bool):
         return value
     if value is None or value == "false" or (isinstance(value, float) and value == 0):
         return False
     if value == "true" or (isinstance(value, float) and value == 1):
         return True
-    return _NOT_COERCIBLE
+    return NOT_COERCIBLE
 
 
 _COERCERS = {"string": coerce_to_string, "boolean": coerce_to_boolean}
@@ -70,8 +70,32 @@ class ObjectSchema:
             if name not in body:
                 continue
             value = _COERCERS[type_](body[name])
-            if value is _NOT_COERCIBLE:
+            if value is NOT_COERCIBLE:
                 raise InvalidParams(f"must be {type_}")
             assert isinstance(value, str | bool)
             coerced[name] = value
         return coerced
+
+
+@dataclass(frozen=True)
+class OneOf:
+    r"""ajv's ``oneOf`` of object schemas: exactly one branch must accept the value.
+
+    Rocket.Chat's legacy routes report every ajv error of a failed ``oneOf``: each
+    branch's first error in order, then ajv's own message, joined by ``"\\n "``.
+    """
+
+    branches: tuple[ObjectSchema, ...]
+
+    def validate(self, value: object) -> tuple[int, dict[str, str | bool]]:
+        """Return the index of the accepting branch and the coerced value."""
+        errors: list[str] = []
+        accepted: list[tuple[int, dict[str, str | bool]]] = []
+        for index, branch in enumerate(self.branches):
+            try:
+                accepted.append((index, branch.validate(value)))
+            except InvalidParams as error:
+                errors.append(error.message)
+        if len(accepted) == 1:
+            return accepted[0]
+        raise InvalidParams("\n ".join([*errors, "must match exactly one schema in oneOf"]))

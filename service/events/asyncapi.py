@@ -6,6 +6,7 @@ file differs from what this module generates.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from service.domain.events import EVENT_SOURCE, EVENT_SUMMARIES, EventType
@@ -18,13 +19,16 @@ TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 OBJECT_ID = "^[0-9a-f]{24}$"
 
 
-def _camel(event: EventType) -> str:
-    words = event.value.split(".", 1)[1].split("_")
-    return words[0] + "".join(word.title() for word in words[1:])
-
-
 def _message_name(event: EventType) -> str:
-    return "OAuthApp" + _camel(event)[0].upper() + _camel(event)[1:]
+    """``oauth_app.secret_rotated`` → ``OAuthAppSecretRotated``."""
+    words = re.split(r"[._]", event.value)
+    return "".join("OAuth" if word == "oauth" else word.title() for word in words)
+
+
+def _camel(event: EventType) -> str:
+    """``oauth_app.secret_rotated`` → ``oauthAppSecretRotated`` (channel and operation keys)."""
+    name = _message_name(event)
+    return "oauth" + name[5:] if name.startswith("OAuth") else name[0].lower() + name[1:]
 
 
 def _channel(event: EventType, exchange: str) -> dict[str, Any]:
@@ -54,13 +58,18 @@ def _channel(event: EventType, exchange: str) -> dict[str, Any]:
     }
 
 
+def _payload(event: EventType) -> str:
+    """The schema of the event's CloudEvent: one per kind of subject."""
+    return "OAuthAppEvent" if event.value.startswith("oauth_app.") else "PermissionEvent"
+
+
 def _message(event: EventType) -> dict[str, Any]:
     return {
         "name": event.value,
         "title": event.value,
         "summary": EVENT_SUMMARIES[event],
         "contentType": CONTENT_TYPE,
-        "payload": {"$ref": "#/components/schemas/OAuthAppEvent"},
+        "payload": {"$ref": f"#/components/schemas/{_payload(event)}"},
         "correlationId": {
             "description": "The AMQP message_id is the CloudEvent id; consumers deduplicate by it.",
             "location": "$message.payload#/id",
@@ -114,48 +123,73 @@ def _operations(topology: Topology) -> dict[str, Any]:
     return operations
 
 
+def _cloudevent(name: str, subject: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    types = [event.value for event in EventType if _payload(event) == name]
+    return {
+        "type": "object",
+        "description": "CloudEvents 1.0, structured mode.",
+        "required": [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "subject",
+            "time",
+            "datacontenttype",
+            "data",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {
+                "type": "string",
+                "format": "uuid",
+                "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            },
+            "source": {"const": EVENT_SOURCE},
+            "type": {"enum": types},
+            "subject": subject,
+            "time": {"type": "string", "pattern": TIMESTAMP},
+            "datacontenttype": {"const": "application/json"},
+            "data": data,
+        },
+    }
+
+
+def _data(subject: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [subject, "actor"],
+        "additionalProperties": False,
+        "properties": {
+            subject: {"$ref": f"#/components/schemas/{subject.title()}"},
+            "actor": {"$ref": "#/components/schemas/Actor"},
+        },
+    }
+
+
 def _schemas() -> dict[str, Any]:
     actor = {"$ref": "#/components/schemas/Actor"}
     return {
-        "OAuthAppEvent": {
+        "OAuthAppEvent": _cloudevent(
+            "OAuthAppEvent",
+            {"type": "string", "description": "The app's _id.", "pattern": OBJECT_ID},
+            _data("application"),
+        ),
+        "PermissionEvent": _cloudevent(
+            "PermissionEvent",
+            {"type": "string", "description": "The permission's _id."},
+            _data("permission"),
+        ),
+        "Permission": {
             "type": "object",
-            "description": "CloudEvents 1.0, structured mode.",
-            "required": [
-                "specversion",
-                "id",
-                "source",
-                "type",
-                "subject",
-                "time",
-                "datacontenttype",
-                "data",
-            ],
+            "description": "The permission as permissions.listAll shows it.",
+            "required": ["_id", "roles", "_updatedAt"],
             "additionalProperties": False,
             "properties": {
-                "specversion": {"const": "1.0"},
-                "id": {
-                    "type": "string",
-                    "format": "uuid",
-                    "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-                },
-                "source": {"const": EVENT_SOURCE},
-                "type": {"enum": [event.value for event in EventType]},
-                "subject": {
-                    "type": "string",
-                    "description": "The app's _id.",
-                    "pattern": OBJECT_ID,
-                },
-                "time": {"type": "string", "pattern": TIMESTAMP},
-                "datacontenttype": {"const": "application/json"},
-                "data": {
-                    "type": "object",
-                    "required": ["application", "actor"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "application": {"$ref": "#/components/schemas/Application"},
-                        "actor": actor,
-                    },
-                },
+                "_id": {"type": "string"},
+                "roles": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                "_updatedAt": {"type": "string", "pattern": TIMESTAMP},
             },
         },
         "Application": {

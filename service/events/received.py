@@ -58,7 +58,9 @@ def parse_event(body: bytes) -> ReceivedEvent:
             time=datetime.fromisoformat(document["time"].replace("Z", "+00:00")),
             data=data,
         )
-        if not isinstance(data, dict) or not isinstance(data.get("application"), dict):
+        if not isinstance(data, dict):
+            raise ValueError("data is not an object")
+        if event.type.startswith("oauth_app.") and not isinstance(data.get("application"), dict):
             raise ValueError("data.application missing")
         if not {"_id", "username"} <= set(data.get("actor") or ()):
             raise ValueError("data.actor missing")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSON, UUID
@@ -46,6 +47,14 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+class Permission(Base):
+    """A permission, like Rocket.Chat's; which roles hold it is in ``role_permissions``."""
+
+    __tablename__ = "permissions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
 class RolePermission(Base):
     """A permission granted to a role."""
 
@@ -53,7 +62,9 @@ class RolePermission(Base):
     role: Mapped[str] = mapped_column(
         ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True
     )
-    permission: Mapped[str] = mapped_column(String(64), primary_key=True)
+    permission: Mapped[str] = mapped_column(
+        ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class User(Base):
@@ -117,7 +128,7 @@ class OutboxEvent(Base):
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
-    aggregate_id: Mapped[str] = mapped_column(String(24))
+    aggregate_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     published_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -134,7 +145,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
-    app_id: Mapped[str] = mapped_column(String(24), index=True)
+    app_id: Mapped[str] = mapped_column(String(64), index=True)  # the event's subject
     actor_id: Mapped[str] = mapped_column(String(17))
     actor_username: Mapped[str] = mapped_column(String(120))
     occurred_at: Mapped[datetime] = mapped_column(Timestamp)

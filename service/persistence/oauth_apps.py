@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.accounts import Actor
-from service.domain.events import AppEvent
+from service.domain.events import Event
 from service.domain.idempotency import IdempotentRequest
 from service.domain.oauth_apps import OAuthApp
 from service.domain.text import storable
 from service.persistence import idempotency
 from service.persistence.database import dump_json
-from service.persistence.models import OAuthAppRow, OutboxEvent
+from service.persistence.models import OAuthAppRow
 
 _APP_COLUMNS = (
     OAuthAppRow.id,
@@ -54,7 +54,7 @@ class NewApp:
 
     oauth_app: OAuthApp
     secret_hash: str
-    event: AppEvent
+    event: Event
     reservation: IdempotentRequest | None
 
 
@@ -122,19 +122,6 @@ async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[Ne
         },
     )
     return {app_id for (app_id,) in result}
-
-
-async def add_event(session: AsyncSession, event: AppEvent) -> None:
-    """Queue ``event`` in the outbox, inside the caller's transaction."""
-    await session.execute(
-        insert(OutboxEvent).values(
-            event_id=event.id,
-            event_type=event.type.value,
-            aggregate_id=event.app_id,
-            payload=event.document,
-            created_at=event.occurred_at,
-        )
-    )
 
 
 async def find_app(

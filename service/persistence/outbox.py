@@ -14,13 +14,15 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from service.domain.events import Event
 from service.persistence.models import OutboxEvent
 
 # Sequence numbers travel as one array parameter: with ``IN (...)`` every batch size
@@ -41,6 +43,19 @@ class PendingEvent:
     aggregate_id: str
     body: str
     created_at: datetime
+
+
+async def add_event(session: AsyncSession, event: Event) -> None:
+    """Queue ``event`` in the outbox, inside the caller's transaction."""
+    await session.execute(
+        insert(OutboxEvent).values(
+            event_id=event.id,
+            event_type=event.type.value,
+            aggregate_id=event.subject,
+            payload=event.document,
+            created_at=event.occurred_at,
+        )
+    )
 
 
 async def try_lock_relay(connection: AsyncConnection) -> bool:

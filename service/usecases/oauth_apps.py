@@ -16,6 +16,7 @@ from service.domain.ids import hash_token, object_id, random_id, random_secret
 from service.domain.oauth_apps import (
     APP_ID_SCHEMA,
     CREATE_SCHEMA,
+    GET_QUERY_SCHEMA,
     UPDATE_SCHEMA,
     AppFields,
     OAuthApp,
@@ -25,7 +26,7 @@ from service.domain.oauth_apps import (
 from service.domain.pagination import Page
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.domain.timestamps import utc_now
-from service.persistence import idempotency, oauth_apps
+from service.persistence import idempotency, oauth_apps, outbox
 from service.persistence.database import Database, is_transient_database_error
 from service.persistence.oauth_apps import NewApp
 from service.usecases.group_commit import AppWriter
@@ -148,13 +149,19 @@ async def list_oauth_apps(
     return found, page, total
 
 
-async def get_oauth_app(db: Database, *, app_id: str | None, client_id: str | None) -> OAuthApp:
-    """Return the app with this ``_id`` or ``clientId``."""
+async def get_oauth_app(db: Database, query: Mapping[str, object]) -> tuple[OAuthApp, bool]:
+    """Return the app the query names, and whether it used the deprecated ``appId``."""
+    branch, valid = GET_QUERY_SCHEMA.validate(query)
+    identifier = next(iter(valid.values()))
+    assert isinstance(identifier, str)
     async with db.sessions() as session:
-        found = await oauth_apps.find_app(session, app_id=app_id, client_id=client_id)
+        if branch == 1:
+            found = await oauth_apps.find_app(session, client_id=identifier)
+        else:
+            found = await oauth_apps.find_app(session, app_id=identifier)
     if found is None:
         raise AppNotFound()
-    return found
+    return found, branch == 2
 
 
 async def update_oauth_app(
@@ -176,7 +183,7 @@ async def update_oauth_app(
         now = utc_now()
         updated = current.with_fields(fields, principal.actor, now)
         await oauth_apps.save_app(session, updated)
-        await oauth_apps.add_event(
+        await outbox.add_event(
             session, app_event(EventType.UPDATED, updated, actor=principal.actor, now=now)
         )
     return updated
@@ -190,7 +197,7 @@ async def delete_oauth_app(db: Database, principal: Principal, body: object) -> 
         if current is None:
             raise app_not_found("deleteOAuthApp")
         await oauth_apps.delete_app(session, app_id)
-        await oauth_apps.add_event(
+        await outbox.add_event(
             session, app_event(EventType.DELETED, current, actor=principal.actor, now=utc_now())
         )
 
@@ -206,7 +213,7 @@ async def rotate_oauth_app_secret(db: Database, principal: Principal, body: obje
         now = utc_now()
         rotated = current.touched(principal.actor, now)
         await oauth_apps.replace_secret(session, rotated, hash_token(secret))
-        await oauth_apps.add_event(
+        await outbox.add_event(
             session, app_event(EventType.SECRET_ROTATED, rotated, actor=principal.actor, now=now)
         )
     return IssuedApp(rotated, secret)

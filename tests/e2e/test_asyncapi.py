@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import jsonschema
 import orjson
 
 from service.config import Settings
-from service.domain.events import EventType
+from service.domain.accounts import Actor
+from service.domain.events import EventType, permission_event
 from service.events.asyncapi import asyncapi_document
 from service.events.topology import Topology
 from tests.conftest import start_client
@@ -20,10 +22,21 @@ from tests.support.processes import Stack
 DOCUMENT = json.loads((Path(__file__).parents[2] / "docs" / "asyncapi.json").read_text())
 
 
-def payload_validator() -> jsonschema.Draft202012Validator:
+def payload_validator(name: str = "OAuthAppEvent") -> jsonschema.Draft202012Validator:
     # The whole document is the root, so "#/components/schemas/..." references resolve.
-    schema: dict[str, Any] = DOCUMENT | {"$ref": "#/components/schemas/OAuthAppEvent"}
+    schema: dict[str, Any] = DOCUMENT | {"$ref": f"#/components/schemas/{name}"}
     return jsonschema.Draft202012Validator(schema)
+
+
+def test_a_permission_event_validates_against_its_schema() -> None:
+    event = permission_event(
+        {"_id": "manage-oauth-apps", "roles": ["admin"], "_updatedAt": "2024-01-17T13:30:41.521Z"},
+        actor=Actor("JFTcMhEAFbNPfnp49", "math.bar"),
+        now=datetime(2024, 1, 17, tzinfo=UTC),
+    )
+    document = orjson.loads(orjson.dumps(event.document))
+    payload_validator("PermissionEvent").validate(document)
+    assert not payload_validator("OAuthAppEvent").is_valid(document)
 
 
 def test_the_committed_document_is_the_generated_one() -> None:

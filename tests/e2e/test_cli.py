@@ -36,6 +36,7 @@ async def test_migrate_creates_the_database_and_is_harmless_twice(database_url: 
         assert {(g["role"], g["permission"]) for g in grants} == {
             ("admin", "manage-oauth-apps"),
             ("admin", "api-bypass-rate-limit"),
+            ("admin", "access-permissions"),
         }
         assert {n["conname"] for n in names} == {"pk_oauth_apps", "uq_oauth_apps_client_id"}
     finally:

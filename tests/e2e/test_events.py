@@ -414,3 +414,38 @@ async def test_one_relay_publishes_the_other_stands_by_and_takes_over(
             if body_of(m)["subject"] == app_id
         ]
         assert names == ["v0", "v1", "v2", "v3"], names  # each app's events in order
+
+
+async def test_a_permission_change_is_an_event_the_audit_consumer_records(
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    admin: dict[str, str],
+    db: asyncpg.Connection,
+) -> None:
+    await stack.start("relay", "relay")
+    await stack.start("audit", "consume", "audit")
+    client = await start_client(settings)
+    update = "/api/v1/permissions.update"
+    try:
+        grant = {"permissions": [{"_id": "api-bypass-rate-limit", "roles": ["admin", "user"]}]}
+        assert (await client.post(update, json=grant, headers=admin)).status == 200
+        restore = {"permissions": [{"_id": "api-bypass-rate-limit", "roles": ["admin"]}]}
+        assert (await client.post(update, json=restore, headers=admin)).status == 200
+    finally:
+        await client.close()
+    messages = await observer.wait_for(2)
+    assert [m.routing_key for m in messages] == ["permission.updated"] * 2
+
+    async def audited() -> bool:
+        return await db.fetchval("SELECT count(*) FROM audit_log") == 2
+
+    await eventually(audited)
+    rows = await db.fetch("SELECT event_type, app_id, data FROM audit_log ORDER BY id")
+    assert [(r["event_type"], r["app_id"]) for r in rows] == [
+        ("permission.updated", "api-bypass-rate-limit")
+    ] * 2
+    assert [orjson.loads(r["data"])["permission"]["roles"] for r in rows] == [
+        ["admin", "user"],
+        ["admin"],
+    ]

@@ -7,13 +7,17 @@ from aiohttp import web
 from service.api.auth import authenticated
 from service.api.bodies import read_body
 from service.api.keys import APP_WRITER, DATABASE, SETTINGS
+from service.api.query import parse_query
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
-from service.domain.errors import InvalidQuery
 from service.usecases import oauth_apps
 from service.usecases.oauth_apps import ReplayedApp
 
 routes = web.RouteTableDef()
+
+APP_ID_DEPRECATION = (
+    'The parameter "appId" in the endpoint "oauth-apps.get" is deprecated; use "_id" instead'
+)
 
 
 @routes.post("/api/v1/oauth-apps.create")
@@ -57,14 +61,14 @@ async def list_(request: web.Request, principal: Principal) -> web.Response:
 @routes.get("/api/v1/oauth-apps.get")
 @authenticated()
 async def get(request: web.Request, principal: Principal) -> web.Response:
-    """Return one app by ``_id`` or ``clientId`` (exactly one of them)."""
-    app_id, client_id = request.query.get("_id"), request.query.get("clientId")
-    if (app_id is None) == (client_id is None) or set(request.query) - {"_id", "clientId"}:
-        raise InvalidQuery("must have exactly one of the query parameters '_id' or 'clientId'")
-    found = await oauth_apps.get_oauth_app(
-        request.app[DATABASE], app_id=app_id, client_id=client_id
+    """Return one app by ``_id`` or ``clientId`` (or the deprecated ``appId``)."""
+    found, deprecated = await oauth_apps.get_oauth_app(
+        request.app[DATABASE], parse_query(request.query_string)
     )
-    return json_response({"oauthApp": found.to_document(), "success": True})
+    response = json_response({"oauthApp": found.to_document(), "success": True})
+    if deprecated:
+        response.headers["X-Deprecation-Message"] = APP_ID_DEPRECATION
+    return response
 
 
 @routes.post("/api/v1/oauth-apps.update")
@@ -85,7 +89,7 @@ async def update(request: web.Request, principal: Principal) -> web.Response:
 async def delete(request: web.Request, principal: Principal) -> web.Response:
     """Delete an app."""
     await oauth_apps.delete_oauth_app(request.app[DATABASE], principal, await read_body(request))
-    return json_response({"success": True})
+    return json_response(True)  # Rocket.Chat's API.v1.success(true): the body is `true`
 
 
 @routes.post("/api/v1/oauth-apps.rotateSecret")

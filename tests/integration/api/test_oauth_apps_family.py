@@ -88,6 +88,9 @@ async def test_list_pagination_edges(
     assert (default["count"], default["offset"], default["total"]) == (50, 0, 105)
     capped = await page("count=101")
     assert (capped["count"], capped["total"]) == (100, 105)
+    for huge in ("1000000000", "9" * 40):
+        assert (await page(f"count={huge}"))["count"] == 100
+    assert (await page(f"offset={'9' * 40}"))["oauthApps"] == []
     assert (await page("count=0"))["oauthApps"] == []
     past_end = await page("offset=200&count=10")
     assert (past_end["oauthApps"], past_end["offset"], past_end["total"]) == ([], 200, 105)
@@ -134,17 +137,68 @@ async def test_get_by_id_or_client_id_for_any_user(
         assert await response.json() == {"oauthApp": without_secret(app), "success": True}
 
 
-@pytest.mark.parametrize("query", ["", "_id=a&clientId=b", "appId=x", "_id=a&x=1"])
-async def test_get_needs_exactly_one_identifier(
-    client: Client, admin: dict[str, str], query: str
+@pytest.mark.parametrize(
+    ("query", "messages"),
+    [
+        (
+            "_id[$ne]=",
+            [
+                "must be string",
+                "must have required property 'clientId'",
+                "must have required property 'appId'",
+            ],
+        ),
+        (
+            "",
+            [
+                "must have required property '_id'",
+                "must have required property 'clientId'",
+                "must have required property 'appId'",
+            ],
+        ),
+        (
+            "_id=a&clientId=b",
+            [
+                "must NOT have additional properties",
+                "must NOT have additional properties",
+                "must have required property 'appId'",
+            ],
+        ),
+        (
+            "clientId[]=a&clientId[]=b",
+            [
+                "must have required property '_id'",
+                "must be string",
+                "must have required property 'appId'",
+            ],
+        ),
+    ],
+)
+async def test_get_query_errors_are_every_ajv_message_of_the_one_of(
+    client: Client, admin: dict[str, str], query: str, messages: list[str]
 ) -> None:
     response = await client.get(f"{V1}.get?{query}", headers=admin)
     assert response.status == 400
-    assert (await response.json())["errorType"] == "error-invalid-params"
+    expected = "\n ".join([*messages, "must match exactly one schema in oneOf"])
+    assert await response.json() == {
+        "success": False,
+        "error": f"{expected} [invalid-params]",
+        "errorType": "invalid-params",
+    }
+
+
+async def test_get_by_the_deprecated_app_id_says_so(client: Client, admin: dict[str, str]) -> None:
+    app = await create(client, admin)
+    response = await client.get(f"{V1}.get?appId={app['_id']}", headers=admin)
+    assert response.status == 200
+    assert (await response.json())["oauthApp"]["_id"] == app["_id"]
+    assert "deprecated" in response.headers["X-Deprecation-Message"]
+    plain = await client.get(f"{V1}.get?_id={app['_id']}", headers=admin)
+    assert "X-Deprecation-Message" not in plain.headers
 
 
 async def test_get_unknown(client: Client, admin: dict[str, str]) -> None:
-    for query in ("_id=65a7d68142a7e12453052d56", "clientId=nope"):
+    for query in ("_id=65a7d68142a7e12453052d56", "clientId=nope", "clientId=", "appId=x"):
         response = await client.get(f"{V1}.get?{query}", headers=admin)
         assert (response.status, await response.json()) == (
             400,
@@ -285,7 +339,7 @@ async def test_update_needs_permission(
 async def test_delete(client: Client, admin: dict[str, str], db: asyncpg.Connection) -> None:
     app = await create(client, admin)
     response = await client.post(f"{V1}.delete", json={"appId": app["_id"]}, headers=admin)
-    assert (response.status, await response.json()) == (200, {"success": True})
+    assert (response.status, await response.text()) == (200, "true")
     assert (await client.get(f"{V1}.get?_id={app['_id']}", headers=admin)).status == 400
     _, event = await events(db)
     assert event["type"] == "oauth_app.deleted"

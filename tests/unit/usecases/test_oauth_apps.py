@@ -41,7 +41,7 @@ async def test_the_app_its_hashed_secret_and_its_event_are_written_together() ->
     assert row.oauth_app.redirect_uri == "https://a.test/cb,https://b.test"
     assert row.oauth_app.active is True
     assert row.secret_hash == hash_token(issued.client_secret) != issued.client_secret
-    assert row.event.app_id == issued.oauth_app.id
+    assert row.event.subject == issued.oauth_app.id
     assert row.event.document["data"]["application"] == issued.oauth_app.to_document()
     assert issued.client_secret not in str(row.event.document)
     assert row.reservation is None
