@@ -6,7 +6,10 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base of every failure that a caller caused and can correct."""
 
-    def __init__(self, message: str = "") -> None:
+    default_message = ""
+
+    def __init__(self, message: str | None = None) -> None:
+        message = self.default_message if message is None else message
         super().__init__(message)
         self.message = message
 
@@ -87,26 +90,22 @@ class ReservationLost(IdempotencyKeyInFlight):
 class InvalidBodyParams(DomainError):
     """A body that does not match the endpoint's schema (``error-invalid-body-params``)."""
 
-    def __init__(self) -> None:
-        super().__init__("Invalid body params")
+    default_message = "Invalid body params"
 
 
 class InvalidPermission(DomainError):
     """A permission that does not exist."""
 
-    def __init__(self) -> None:
-        super().__init__("Invalid permission")
+    default_message = "Invalid permission"
 
 
 class InvalidRole(DomainError):
     """A role that does not exist."""
 
-    def __init__(self) -> None:
-        super().__init__("Invalid role")
+    default_message = "Invalid role"
 
 
 class InvalidUpdatedSince(DomainError):
     """``updatedSince`` is not a date."""
 
-    def __init__(self) -> None:
-        super().__init__('The "updatedSince" query parameter must be a valid date.')
+    default_message = 'The "updatedSince" query parameter must be a valid date.'

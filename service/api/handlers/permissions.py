@@ -34,9 +34,7 @@ async def list_all(request: web.Request, principal: Principal) -> web.Response:
 @authenticated(ACCESS_PERMISSIONS)
 async def update(request: web.Request, principal: Principal) -> web.Response:
     """Set which roles hold each listed permission; answer with every permission."""
-    everything = await permissions.update_permissions(
-        request.app[DATABASE], principal, await read_body(request)
-    )
-    return json_response(
-        {"permissions": [permission.to_document() for permission in everything], "success": True}
-    )
+    body = await read_body(request)
+    everything = await permissions.update_permissions(request.app[DATABASE], principal, body)
+    documents = [permission.to_document() for permission in everything]
+    return json_response({"permissions": documents, "success": True})
