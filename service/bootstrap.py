@@ -26,8 +26,9 @@ from service.events.relay import Relay, RelayConfig, RelayThread
 from service.events.topology import Topology
 from service.persistence.database import Database, check_connection
 from service.persistence.idempotency import hold_owner_lock
+from service.persistence.migrations import check_schema
 from service.persistence.pg_listen import PgListener
-from service.usecases.accounts import ensure_user
+from service.usecases.accounts import ensure_user, password_matches
 from service.usecases.back_pressure import OutboxPressure
 from service.usecases.group_commit import AppWriter, insert_in_autocommit
 
@@ -41,10 +42,15 @@ RELAY_SHUTDOWN_TIMEOUT = 10.0
 async def database(
     settings: Settings, *, pool_size: int = API_POOL_SIZE
 ) -> AsyncIterator[Database]:
-    """The connection pool; raises ``DependencyUnavailable`` when PostgreSQL does not answer."""
+    """The connection pool, on a migrated database.
+
+    Raises ``DependencyUnavailable`` when PostgreSQL does not answer, and
+    ``ConfigError`` when the database is missing or not migrated.
+    """
     opened = Database.connect(settings.database_url, pool_size)
     try:
         await check_connection(opened.engine)
+        await check_schema(opened.engine)
         yield opened
     finally:
         await opened.dispose()
@@ -107,10 +113,22 @@ async def admin_user(settings: Settings, opened: Database) -> None:
     if admin is None:
         return
     created = await ensure_user(
-        opened, admin.username, admin.password, email=admin.email, roles=("admin", "user")
+        opened,
+        admin.username,
+        admin.password,
+        email=admin.email,
+        roles=("admin", "user"),
+        min_password_length=settings.password_min_length,
     )
     if created:
         log.info("created admin user", extra={"fields": {"username": admin.username}})
+    elif not await password_matches(opened, admin.username, admin.password):
+        # An existing admin keeps its password: changing ADMIN_PASS changes nothing.
+        log.warning(
+            "ADMIN_PASS differs from the existing admin's password, which is kept;"
+            " log in with the old one, or create another admin with oauth-apps users create",
+            extra={"fields": {"username": admin.username}},
+        )
 
 
 def broker(settings: Settings) -> Broker:
@@ -158,6 +176,6 @@ async def run_consumer(settings: Settings, name: str, stop: asyncio.Event) -> No
         http = await stack.enter_async_context(aiohttp.ClientSession())
         events = topology(settings)
         queue = events.queue(name)
-        handler = queue.consumer.handler(HandlerResources(opened, settings, http))
+        handler = queue.consumer.handler_factory()(HandlerResources(opened, settings, http))
         consumer = Consumer(broker=broker(settings), topology=events, queue=queue, handler=handler)
         await consumer.run(stop)

@@ -1,38 +1,22 @@
-"""The ``oauth-apps`` command: every subcommand of the README's command table."""
+"""The ``oauth-apps`` command: every subcommand of the README's command table.
+
+Imports are made where a command needs them, so that ``--help`` and the short
+commands start without loading the server, the broker client or SQLAlchemy.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import orjson
-from prometheus_client import start_http_server
-
-from service import bootstrap
-from service.config import (
-    ConfigError,
-    DependencyUnavailable,
-    Settings,
-    parse_port,
-    report_startup_error,
-)
-from service.domain.errors import AccountError
 from service.events.topology import consumer_names
-from service.logs import configure_logging
-from service.persistence import audit_log
-from service.persistence.database import Database
-from service.persistence.migrations import migrate
-from service.serve import (
-    relay_until_stopped,
-    run,
-    run_until_stopped,
-    serve_http,
-    serve_workers,
-)
-from service.usecases import accounts
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.persistence.database import Database
 
 T = TypeVar("T")
 
@@ -42,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oauth-apps", description="OAuth apps service")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("migrate", help="create the database if missing, upgrade to head")
+    migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    migrate.add_argument(
+        "--create-database",
+        action="store_true",
+        help="create the database named in DATABASE_URL when it does not exist",
+    )
 
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", help="address to bind (HOST)")
@@ -80,7 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_user = users.add_parser("create", help="create a user, print it as JSON")
     create_user.add_argument("--username", required=True)
-    create_user.add_argument("--password", required=True)
+    password = create_user.add_mutually_exclusive_group()
+    password.add_argument("--password", help="visible in the process list: prefer the others")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     create_user.add_argument("--email")
     create_user.add_argument(
         "--role", action="append", dest="roles", help="a role to grant (repeatable; default user)"
@@ -91,12 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_token = tokens.add_parser("create", help="issue a personal access token")
     create_token.add_argument("--username", required=True)
+    create_token.add_argument(
+        "--format",
+        choices=["json", "env"],
+        default="json",
+        help="env: shell lines that export USER_ID and AUTH_TOKEN",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; configuration errors end it with one line and status 2."""
     args = build_parser().parse_args(argv)
+    from service.config import ConfigError, DependencyUnavailable, Settings, report_startup_error
+    from service.domain.errors import AccountError
+    from service.logs import configure_logging
+
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
@@ -112,10 +115,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "migrate":
-        created = migrate(settings.database_url)
+        from service.persistence.migrations import migrate
+
+        created = migrate(settings.database_url, create=args.create_database)
         verb = "created and migrated" if created else "migrated"
         print(f"database {settings.database_url.database!r} {verb}")
         return 0
+    if args.command in ("serve", "relay", "consume"):
+        return _run_process(args, settings)
+    if args.command == "asyncapi":
+        import orjson
+
+        from service.events.asyncapi import asyncapi_document
+
+        sys.stdout.write(
+            orjson.dumps(asyncapi_document(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+        return 0
+    if args.command == "dlq":
+        return _dead_letters(args, settings)
+    return _accounts_and_audit(args, settings)
+
+
+def _run_process(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from service import bootstrap
+    from service.config import ConfigError, parse_port
+    from service.serve import relay_until_stopped, run, run_until_stopped, serve_http, serve_workers
+
     if args.command == "serve":
         if args.host:
             settings = replace(settings, host=args.host)
@@ -125,30 +153,37 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError("--workers", "must be at least 1")
         with_relay = not args.no_relay
         if args.workers > 1:
+            # Checked once here, so that a database that is down or not migrated is
+            # one line, not one per worker.
+            run(lambda: _database_ready(settings))
             return serve_workers(settings, with_relay, args.workers)
         run(lambda: serve_http(settings, with_relay))
         return 0
-    if args.command == "asyncapi":
-        from service.events.asyncapi import asyncapi_document
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
 
-        sys.stdout.write(
-            orjson.dumps(asyncapi_document(), option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
-        return 0
-    if args.command in ("relay", "consume") and settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.host)
     if args.command == "relay":
         run(lambda: relay_until_stopped(settings))
         return 0
-    if args.command == "consume":
-        run(
-            lambda: run_until_stopped(
-                lambda stop: bootstrap.run_consumer(settings, args.consumer, stop)
-            )
+    run(
+        lambda: run_until_stopped(
+            lambda stop: bootstrap.run_consumer(settings, args.consumer, stop)
         )
-        return 0
-    if args.command == "dlq":
-        return _dead_letters(args, settings)
+    )
+    return 0
+
+
+async def _database_ready(settings: Settings) -> None:
+    from service import bootstrap
+
+    async with bootstrap.database(settings, pool_size=1):
+        pass
+
+
+def _accounts_and_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from service.usecases import accounts
+
     if args.command == "audit":
         entries = _with_database(settings, lambda db: _newest_audit_entries(db, args.limit))
         for entry in entries:
@@ -156,10 +191,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "users":
         roles = tuple(args.roles or ["user"])
+        password = _password(args)
         profile = _with_database(
             settings,
             lambda db: accounts.create_user(
-                db, args.username, args.password, email=args.email, roles=roles
+                db,
+                args.username,
+                password,
+                email=args.email,
+                roles=roles,
+                min_password_length=settings.password_min_length,
             ),
         )
         _print_json({"_id": profile.id, "username": profile.username, "roles": list(profile.roles)})
@@ -168,13 +209,33 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         token = _with_database(
             settings, lambda db: accounts.create_personal_token(db, args.username)
         )
-        _print_json({"userId": token.user_id, "authToken": token.auth_token})
+        if args.format == "env":
+            # Shell-quoted by construction: ids and tokens use URL-safe characters only.
+            print(f"export USER_ID={token.user_id}\nexport AUTH_TOKEN={token.auth_token}")
+        else:
+            _print_json({"userId": token.user_id, "authToken": token.auth_token})
         return 0
     raise AssertionError(f"unhandled command {args.command}")
 
 
+def _password(args: argparse.Namespace) -> str:
+    """The new user's password: from the flag, standard input, or a prompt."""
+    if args.password is not None:
+        return str(args.password)
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != first:
+        from service.domain.errors import AccountError
+
+        raise AccountError("the passwords differ")
+    return first
+
+
 def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from service import bootstrap
     from service.events import dead_letters
+    from service.serve import run
 
     spec = bootstrap.topology(settings).queue(args.consumer)
     broker = bootstrap.broker(settings)
@@ -190,6 +251,9 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _with_database(settings: Settings, use: Callable[[Database], Awaitable[T]]) -> T:
+    from service import bootstrap
+    from service.serve import run
+
     async def body() -> T:
         async with bootstrap.database(settings, pool_size=1) as database:
             return await use(database)
@@ -198,9 +262,13 @@ def _with_database(settings: Settings, use: Callable[[Database], Awaitable[T]]) 
 
 
 async def _newest_audit_entries(database: Database, limit: int) -> list[dict[str, object]]:
+    from service.persistence import audit_log
+
     async with database.sessions() as session:
         return await audit_log.newest_entries(session, max(1, limit))
 
 
 def _print_json(value: object) -> None:
+    import orjson
+
     sys.stdout.write(orjson.dumps(value).decode() + "\n")

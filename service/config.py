@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from yarl import URL as YarlURL
 
+from service.domain.passwords import DEFAULT_MIN_LENGTH, password_problem
 from service.domain.redirect_uris import RedirectUriPolicy
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -84,6 +85,7 @@ class Settings:
     http_body_timeout: float = 30.0
     http_keepalive_timeout: float = 75.0
     http_max_connections: int = 0  # 0: below the process's file-descriptor limit
+    password_min_length: int = DEFAULT_MIN_LENGTH
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,6 +96,11 @@ class Settings:
             raise ConfigError(
                 "ADMIN_USERNAME", "ADMIN_USERNAME and ADMIN_PASS must be set together"
             )
+        min_length = _parse_positive_int(
+            "PASSWORD_MIN_LENGTH", env.get("PASSWORD_MIN_LENGTH", str(DEFAULT_MIN_LENGTH))
+        )
+        if admin_password and (problem := password_problem(admin_password, min_length)):
+            raise ConfigError("ADMIN_PASS", problem)  # never the value itself
         admin = (
             AdminBootstrap(admin_username, admin_password, env.get("ADMIN_EMAIL") or None)
             if admin_username and admin_password
@@ -135,6 +142,7 @@ class Settings:
             http_header_timeout=_parse_seconds(env, "HTTP_HEADER_TIMEOUT_SECONDS", "10"),
             http_body_timeout=_parse_seconds(env, "HTTP_BODY_TIMEOUT_SECONDS", "30"),
             http_keepalive_timeout=_parse_seconds(env, "HTTP_KEEPALIVE_TIMEOUT_SECONDS", "75"),
+            password_min_length=min_length,
             http_max_connections=_parse_count(
                 "HTTP_MAX_CONNECTIONS", env.get("HTTP_MAX_CONNECTIONS", "0")
             ),

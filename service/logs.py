@@ -45,6 +45,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aio-pika and aiormq log every reconnect attempt at INFO with tracebacks; keep them quiet.
-    for noisy in ("aiormq", "aio_pika"):
+    # aio-pika and aiormq log every reconnect attempt at INFO with tracebacks, and
+    # Alembic each plugin it loads: keep them quiet.
+    for noisy in ("aiormq", "aio_pika", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any, TypeVar, cast
@@ -52,14 +54,19 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-async def wait_for_stop_signal() -> None:
-    """Return at the first SIGTERM or SIGINT."""
+@contextlib.contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event that the first SIGTERM or SIGINT sets, from the moment the block starts.
+
+    Installed before start-up work, so that a signal during start-up is a clean stop
+    once started, not the default handler's abrupt death.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
@@ -76,6 +83,18 @@ async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = Fa
         access_log_class=JsonAccessLogger,
         keepalive_timeout=settings.http_keepalive_timeout,
     )
+    with stop_signals() as stop:
+        await _serve_until(stop, settings, runner, application, reuse_port=reuse_port)
+
+
+async def _serve_until(
+    stop: asyncio.Event,
+    settings: Settings,
+    runner: web.AppRunner,
+    application: web.Application,
+    *,
+    reuse_port: bool,
+) -> None:
     await runner.setup()
     try:
         site = GuardedSite(
@@ -85,10 +104,13 @@ async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = Fa
             port=settings.port,
             reuse_port=reuse_port or None,
         )
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise _cannot_listen(settings, error) from None
         freeze_startup_objects()
         log.info("listening", extra={"fields": {"host": settings.host, "port": settings.port}})
-        await wait_for_stop_signal()
+        await stop.wait()
         log.info("shutting down")
     finally:
         await runner.cleanup()
@@ -96,14 +118,9 @@ async def serve_http(settings: Settings, with_relay: bool, reuse_port: bool = Fa
 
 async def run_until_stopped(work: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
     """Run ``work(stop)``; SIGTERM or SIGINT sets ``stop`` and ``work`` winds down by itself."""
-    stop = asyncio.Event()
-    freeze_startup_objects()
-    task = asyncio.create_task(work(stop))
-    signalled = asyncio.create_task(wait_for_stop_signal())
-    await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
-    stop.set()
-    signalled.cancel()
-    await task
+    with stop_signals() as stop:
+        freeze_startup_objects()
+        await work(stop)
 
 
 async def relay_until_stopped(settings: Settings) -> None:
@@ -151,6 +168,30 @@ _FATAL_AT_START = (EXIT_CONFIG_ERROR,)
 _START_GRACE = 10.0
 
 
+def _cannot_listen(settings: Settings, error: OSError) -> ConfigError:
+    reason = error.strerror or str(error)
+    return ConfigError("PORT", f"cannot listen on {settings.host}:{settings.port}: {reason}")
+
+
+def check_address_free(settings: Settings) -> None:
+    """Fail with one line when something already listens on the address.
+
+    The workers bind with SO_REUSEPORT, which would let them share the port with
+    another server of the same user without a word: this bind does not.
+    """
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise _cannot_listen(settings, error) from None
+    for family, kind, protocol, _, address in infos:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise _cannot_listen(settings, error) from None
+
+
 def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
     """Run ``workers`` API processes on one port, and the relay beside them; supervise them.
 
@@ -160,6 +201,7 @@ def serve_workers(settings: Settings, with_relay: bool, workers: int) -> int:
     configuration error at start stops them all. SIGTERM is forwarded to every child;
     the exit status is 0 when all stopped cleanly.
     """
+    check_address_free(settings)
     # Workers share their metrics through files in this directory (prometheus multiprocess).
     metrics_dir = tempfile.mkdtemp(prefix="oauth-apps-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)

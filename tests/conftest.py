@@ -62,7 +62,7 @@ def database_url() -> Iterator[URL]:
     """A database made anew for this run, migrated by the real ``migrate``, dropped after it."""
     url = parse_database_url(TEST_DATABASE_URL)
     asyncio.run(_drop_database(url))
-    assert migrate(url) is True
+    assert migrate(url, create=True) is True
     yield url
     asyncio.run(_drop_database(url))
 

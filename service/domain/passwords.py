@@ -7,6 +7,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
+DEFAULT_MIN_LENGTH = 12
+
+
+def password_problem(password: str, min_length: int = DEFAULT_MIN_LENGTH) -> str | None:
+    """Say what is wrong with a new password, or None: length is what resists guessing."""
+    if len(password) < min_length:
+        return f"a password must have at least {min_length} characters"
+    if password.strip() == "":
+        return "a password must not be only white space"
+    return None
+
 
 def hash_password(password: str) -> str:
     """Return an encoded Argon2id hash of ``password``."""

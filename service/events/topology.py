@@ -7,15 +7,16 @@ The relay declares all of it before publishing, each consumer before consuming, 
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange
+from typing import TYPE_CHECKING, cast
 
 from service.domain.events import EventType
-from service.events.audit import AuditRecorder
-from service.events.notification import Notifier
-from service.events.received import HandlerFactory
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractChannel, AbstractExchange
+
+    from service.events.received import HandlerFactory
 
 # A message redelivered this many times (a consumer keeps crashing on it) is dead-lettered.
 DELIVERY_LIMIT = 10
@@ -27,8 +28,15 @@ class ConsumerDeclaration:
 
     name: str
     events: tuple[EventType, ...]
-    handler: HandlerFactory
+    # "module:Class": the class's ``from_resources`` builds the handler. A name, not an
+    # import, so that the CLI and the topology load without the handlers' libraries.
+    handler: str
     summary: str
+
+    def handler_factory(self) -> HandlerFactory:
+        """Import the handler class and return its ``from_resources``."""
+        module, name = self.handler.split(":")
+        return cast("HandlerFactory", getattr(importlib.import_module(module), name).from_resources)
 
 
 # Adding a consumer: a handler module, and one entry here.
@@ -36,13 +44,13 @@ CONSUMERS: tuple[ConsumerDeclaration, ...] = (
     ConsumerDeclaration(
         name="audit",
         events=tuple(EventType),
-        handler=AuditRecorder.from_resources,
+        handler="service.events.audit:AuditRecorder",
         summary="writes one append-only audit_log row per event",
     ),
     ConsumerDeclaration(
         name="notification",
         events=(EventType.CREATED,),
-        handler=Notifier.from_resources,
+        handler="service.events.notification:Notifier",
         summary="POSTs a notification of each new app to NOTIFY_WEBHOOK_URL, or logs it",
     ),
 )
@@ -97,6 +105,8 @@ def consumer_names() -> tuple[str, ...]:
 
 async def declare(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
     """Declare the whole topology (idempotent) and return the events exchange."""
+    import aio_pika
+
     exchange = await channel.declare_exchange(
         topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True
     )

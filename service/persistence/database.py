@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from service.config import DependencyUnavailable
+from service.config import ConfigError, DependencyUnavailable
 
 # Errors that mean "the database is unreachable right now", not "the query is wrong".
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -139,13 +139,24 @@ async def check_connection(engine: AsyncEngine) -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:  # whatever it is, the operator must see it in one line
+        if isinstance(getattr(error, "orig", None) or error, asyncpg.InvalidCatalogNameError) or (
+            "does not exist" in str(error) and "database" in str(error)
+        ):
+            raise ConfigError(
+                "DATABASE_URL",
+                f"the database {engine.url.database!r} does not exist:"
+                " run `oauth-apps migrate --create-database` to create it",
+            ) from None
         raise DependencyUnavailable(
             "DATABASE_URL", f"cannot connect to the database: {_reason(error)}"
         ) from None
 
 
-async def ensure_database(url: URL) -> bool:
-    """Create the database named by ``url`` when it is missing; return whether it was created."""
+async def ensure_database(url: URL, *, create: bool) -> bool:
+    """Make sure the database named by ``url`` exists; return whether it was created.
+
+    A missing database is a ``ConfigError`` unless ``create`` is set.
+    """
     name = url.database
     assert name is not None
     try:
@@ -158,6 +169,12 @@ async def ensure_database(url: URL) -> bool:
         exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if exists:
             return False
+        if not create:
+            raise ConfigError(
+                "DATABASE_URL",
+                f"the database {name!r} does not exist:"
+                " run `oauth-apps migrate --create-database` to create it",
+            )
         quoted = '"' + name.replace('"', '""') + '"'
         try:
             await connection.execute(f"CREATE DATABASE {quoted}")

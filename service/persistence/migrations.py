@@ -7,18 +7,28 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.config import ConfigError
 from service.persistence.database import ensure_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def alembic_config(url: URL) -> Config:
-    """Return Alembic's configuration for ``url``, from the project's ``alembic.ini``."""
+def alembic_config_files() -> Config:
+    """Alembic's configuration from the project's ``alembic.ini``, without a database."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["skip_logging_setup"] = True  # keep the service's JSON logging
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return config
+
+
+def alembic_config(url: URL) -> Config:
+    """Return Alembic's configuration for ``url``."""
+    config = alembic_config_files()
     set_database_url(config, url)
     return config
 
@@ -31,9 +41,34 @@ def set_database_url(config: Config, url: URL) -> None:
     )
 
 
-def migrate(url: URL) -> bool:
-    """Bring the database to the newest schema; return whether the database was created."""
-    created = asyncio.run(ensure_database(url))
+def migrate(url: URL, *, create: bool = False) -> bool:
+    """Bring the database to the newest schema; return whether the database was created.
+
+    A missing database is created only when asked (``--create-database``): a mistyped
+    name must not quietly become a second, empty system.
+    """
+    created = asyncio.run(ensure_database(url, create=create))
     # Alembic's async env.py runs its own event loop, so this stays synchronous.
     command.upgrade(alembic_config(url), "head")
     return created
+
+
+def head_revision() -> str:
+    """The newest migration's revision."""
+    head = ScriptDirectory.from_config(alembic_config_files()).get_current_head()
+    assert head is not None
+    return head
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """Fail with a ``ConfigError`` unless the database is at the newest migration."""
+    async with engine.connect() as connection:
+        exists = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
+        current = (
+            await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            if exists
+            else None
+        )
+    if current != head_revision():
+        state = "has no schema" if current is None else f"is at revision {current}"
+        raise ConfigError("DATABASE_URL", f"the database {state}: run `oauth-apps migrate` first")

@@ -13,7 +13,12 @@ from service.api.auth_cache import AuthCache
 from service.domain.accounts import LOGIN_TOKEN_LIFETIME, Principal, UserProfile
 from service.domain.errors import AccountError, UserExists
 from service.domain.ids import hash_token, random_id, random_secret
-from service.domain.passwords import hash_password, verify_password
+from service.domain.passwords import (
+    DEFAULT_MIN_LENGTH,
+    hash_password,
+    password_problem,
+    verify_password,
+)
 from service.domain.text import storable
 from service.domain.timestamps import utc_now
 from service.persistence import accounts
@@ -102,10 +107,13 @@ async def create_user(
     *,
     email: str | None = None,
     roles: tuple[str, ...] = ("user",),
+    min_password_length: int = DEFAULT_MIN_LENGTH,
 ) -> UserProfile:
     """Create a user; raise ``AccountError`` when the name is taken or a role is unknown."""
-    if not username.strip() or not password:
-        raise AccountError("username and password must not be empty")
+    if not username.strip():
+        raise AccountError("the username must not be empty")
+    if problem := password_problem(password, min_password_length):
+        raise AccountError(problem)
     user_id = random_id()
     password_hash = await asyncio.to_thread(hash_password, password)
     try:
@@ -133,16 +141,33 @@ async def ensure_user(
     *,
     email: str | None,
     roles: tuple[str, ...],
+    min_password_length: int = DEFAULT_MIN_LENGTH,
 ) -> bool:
     """Create the user unless one with this username exists; return whether it was created."""
     async with db.sessions() as session:
         if await accounts.user_id_by_username(session, username) is not None:
             return False
     try:
-        await create_user(db, username, password, email=email, roles=roles)
+        await create_user(
+            db,
+            username,
+            password,
+            email=email,
+            roles=roles,
+            min_password_length=min_password_length,
+        )
     except UserExists:
         return False  # another worker created it in the meantime
     return True
+
+
+async def password_matches(db: Database, username: str, password: str) -> bool:
+    """Tell whether ``password`` is the password of the active user ``username``."""
+    async with db.sessions() as session:
+        credentials = await accounts.find_credentials(session, username)
+    if credentials is None:
+        return False
+    return await asyncio.to_thread(verify_password, credentials[1], password)
 
 
 async def create_personal_token(db: Database, username: str) -> IssuedToken:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import time
 from pathlib import Path
 
 import aiohttp
@@ -19,7 +23,10 @@ async def test_migrate_creates_the_database_and_is_harmless_twice(database_url: 
     admin = await asyncpg.connect(asyncpg_dsn(database_url.set(database="postgres")))
     await admin.execute(f'DROP DATABASE IF EXISTS "{fresh.database}" WITH (FORCE)')
     try:
-        first = await run_cli("migrate", env=service_env(fresh))
+        refused = await run_cli("migrate", env=service_env(fresh))
+        assert refused.returncode == 2
+        assert "--create-database" in refused.stderr and len(refused.stderr.splitlines()) == 1
+        first = await run_cli("migrate", "--create-database", env=service_env(fresh))
         assert first.returncode == 0, first.stderr
         assert "created and migrated" in first.stdout
         second = await run_cli("migrate", env=service_env(fresh))
@@ -87,12 +94,22 @@ async def test_an_unreachable_database_is_one_line_naming_it_and_not_a_config_er
 async def test_users_and_tokens(database_url: URL, db: asyncpg.Connection) -> None:
     env = service_env(database_url)
     created = await run_cli(
-        "users", "create", "--username", "ops", "--password", "pw", "--role", "admin", env=env
+        "users",
+        "create",
+        "--username",
+        "ops",
+        "--password-stdin",
+        "--role",
+        "admin",
+        env=env,
+        stdin="a long enough secret\n",
     )
     assert created.returncode == 0, created.stderr
     user = orjson.loads(created.stdout)
     assert user["username"] == "ops" and len(user["_id"]) == 17
-    again = await run_cli("users", "create", "--username", "ops", "--password", "pw", env=env)
+    again = await run_cli(
+        "users", "create", "--username", "ops", "--password", "another long one", env=env
+    )
     assert again.returncode == 1 and "exists" in again.stderr
 
     token = orjson.loads((await run_cli("tokens", "create", "--username", "ops", env=env)).stdout)
@@ -108,14 +125,18 @@ async def test_serve_bootstraps_the_admin_and_stops_cleanly(
 ) -> None:
     port = free_port()
     env = service_env(
-        database_url, ADMIN_USERNAME="boss", ADMIN_PASS="hunter22", ADMIN_EMAIL="boss@example.test"
+        database_url,
+        ADMIN_USERNAME="boss",
+        ADMIN_PASS="hunter22-hunter22",
+        ADMIN_EMAIL="boss@example.test",
     )
     log = tmp_path / "serve.log"
     process = await start_cli("serve", "--port", str(port), "--no-relay", env=env, log=log)
     try:
         await wait_for_port(port, process)
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-            login = await http.post("/api/v1/login", json={"user": "boss", "password": "hunter22"})
+            credentials = {"user": "boss", "password": "hunter22-hunter22"}
+            login = await http.post("/api/v1/login", json=credentials)
             assert login.status == 200
             me = (await login.json())["data"]["me"]
             assert me["roles"] == ["admin", "user"]
@@ -125,3 +146,114 @@ async def test_serve_bootstraps_the_admin_and_stops_cleanly(
     assert status == 0, log.read_text()
     assert "hunter22" not in log.read_text()
     assert await db.fetchval("SELECT count(*) FROM users WHERE username = 'boss'") == 1
+
+    # Started again with another ADMIN_PASS: the admin keeps its password, and says so.
+    env["ADMIN_PASS"] = "a-different-password"
+    again = tmp_path / "again.log"
+    process = await start_cli("serve", "--port", str(port), "--no-relay", env=env, log=again)
+    try:
+        await wait_for_port(port, process)
+    finally:
+        assert await stop(process) == 0
+    text = again.read_text()
+    assert "ADMIN_PASS differs" in text and "a-different-password" not in text
+
+
+async def test_help_is_quick() -> None:
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        result = await run_cli("--help", env=os.environ)
+        timings.append(time.perf_counter() - started)
+        assert result.returncode == 0 and "serve" in result.stdout
+    assert min(timings) < 0.5, timings
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+async def test_a_port_in_use_is_one_line_naming_the_address(
+    database_url: URL, workers: list[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await run_cli(
+            "serve", "--port", str(port), "--no-relay", *workers, env=service_env(database_url)
+        )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "Traceback" not in result.stderr
+
+
+async def test_a_missing_or_unmigrated_database_says_to_migrate(database_url: URL) -> None:
+    missing = database_url.set(database=f"{database_url.database}_typo")
+    result = await run_cli("serve", "--no-relay", env=service_env(missing))
+    assert result.returncode == 2
+    assert "--create-database" in result.stderr and len(result.stderr.splitlines()) == 1
+    admin = await asyncpg.connect(asyncpg_dsn(database_url.set(database="postgres")))
+    empty = database_url.set(database=f"{database_url.database}_empty")
+    await admin.execute(f'CREATE DATABASE "{empty.database}"')
+    try:
+        for command in (("serve", "--no-relay"), ("relay",), ("consume", "audit")):
+            result = await run_cli(*command, env=service_env(empty))
+            assert result.returncode == 2, result.stderr
+            assert "oauth-apps migrate" in result.stderr and len(result.stderr.splitlines()) == 1
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{empty.database}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_wrong_broker_credentials_are_one_warning_naming_amqp_url(
+    database_url: URL, tmp_path: Path
+) -> None:
+    env = service_env(
+        database_url,
+        AMQP_URL="amqp://guest:wrong-password@127.0.0.1:5672/",
+        EVENTS_EXCHANGE="never-declared",
+    )
+    log = tmp_path / "relay.log"
+    process = await start_cli("relay", env=env, log=log)
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while "AMQP_URL" not in log.read_text():
+            assert asyncio.get_running_loop().time() < deadline, log.read_text()
+            await asyncio.sleep(0.1)
+        # Several retries happen in these seconds; none of them is logged again.
+        await asyncio.sleep(3)
+    finally:
+        assert await stop(process) == 0
+    warnings = [line for line in log.read_text().splitlines() if "relay interrupted" in line]
+    assert len(warnings) == 1, warnings
+    assert "wrong-password" not in log.read_text()
+
+
+async def test_passwords_follow_the_policy(database_url: URL, db: asyncpg.Connection) -> None:
+    env = service_env(database_url)
+    short = await run_cli("users", "create", "--username", "u1", "--password", "x", env=env)
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
+    relaxed = await run_cli(
+        "users",
+        "create",
+        "--username",
+        "u2",
+        "--password",
+        "four",
+        env=env | {"PASSWORD_MIN_LENGTH": "4"},
+    )
+    assert relaxed.returncode == 0, relaxed.stderr
+    short_admin = await run_cli("serve", env=env | {"ADMIN_USERNAME": "a", "ADMIN_PASS": "short"})
+    assert short_admin.returncode == 2 and "ADMIN_PASS" in short_admin.stderr
+    assert "short" not in short_admin.stderr.replace("ADMIN_PASS", "")
+
+
+async def test_tokens_as_shell_exports(database_url: URL, db: asyncpg.Connection) -> None:
+    env = service_env(database_url)
+    created = await run_cli(
+        "users", "create", "--username", "shell", "--password-stdin", env=env, stdin="x" * 12
+    )
+    assert created.returncode == 0, created.stderr
+    result = await run_cli("tokens", "create", "--username", "shell", "--format", "env", env=env)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("export USER_ID=") and lines[1].startswith("export AUTH_TOKEN=")
+    assert len(lines[1].split("=", 1)[1]) == 43

@@ -79,7 +79,7 @@ def service(database_url: URL) -> Iterator[Service]:
             "--username",
             "fuzzer",
             "--password",
-            "pw",
+            "fuzzer-password",
             "--role",
             "admin",
         ],

@@ -34,16 +34,21 @@ def service_env(database_url: URL, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-async def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> Completed:
-    """Run ``oauth-apps ARGS`` to completion."""
+async def run_cli(
+    *args: str, env: Mapping[str, str], timeout: float = 60, stdin: str | None = None
+) -> Completed:
+    """Run ``oauth-apps ARGS`` to completion, with ``stdin`` as its input when given."""
     process = await asyncio.create_subprocess_exec(
         EXECUTABLE,
         *args,
         env=dict(env),
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    stdout, stderr = await asyncio.wait_for(
+        process.communicate(stdin.encode() if stdin is not None else None), timeout
+    )
     assert process.returncode is not None
     return Completed(process.returncode, stdout.decode(), stderr.decode())
 
