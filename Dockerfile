@@ -5,11 +5,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 WORKDIR /app
 RUN useradd --system --uid 10001 --home-dir /app oauth
 
-# Dependencies first, so that a code change does not reinstall them.
-COPY pyproject.toml README.md ./
-RUN mkdir service && touch service/__init__.py && pip install . && pip uninstall -y oauth-apps
+# The locked dependencies first, so that a code change does not reinstall them.
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
 
-COPY alembic.ini ./
+COPY pyproject.toml README.md alembic.ini ./
 COPY migrations ./migrations
 COPY service ./service
 # Editable, so that `oauth-apps migrate` finds alembic.ini and migrations/ beside the package.
@@ -18,4 +18,7 @@ RUN pip install --no-deps -e .
 USER oauth
 ENV HOST=0.0.0.0 PORT=3000
 EXPOSE 3000
+# The API's liveness; the relay and consumer services override it (compose, Kubernetes).
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '3000')}/health\", timeout=2)"]
 CMD ["oauth-apps", "serve"]

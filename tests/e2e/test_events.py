@@ -85,6 +85,13 @@ async def test_created_event_on_the_queue_and_in_the_audit_log(
         return await db.fetchval("SELECT count(*) FROM audit_log") == 1
 
     await eventually(audited)
+    # The consumer shows the event flowing: one line per event, with its type and subject.
+    processed = [
+        orjson.loads(line)
+        for line in stack.log("audit").read_text().splitlines()
+        if '"event processed"' in line
+    ]
+    assert [(p["type"], p["subject"]) for p in processed] == [("oauth_app.created", app["_id"])]
     entry = await db.fetchrow("SELECT * FROM audit_log")
     assert (str(entry["event_id"]), entry["app_id"], entry["actor_username"]) == (
         event["id"],

@@ -21,17 +21,40 @@ def test_the_whole_stack_is_there() -> None:
 
 def test_images_are_pinned() -> None:
     for name, service in SERVICES.items():
-        if "image" in service:
-            image = service["image"]
-            assert ":" in image and not image.endswith(":latest"), name
-        else:
-            assert service["build"] == ".", name
+        image = service["image"]
+        assert ":" in image and not image.endswith(":latest"), name
+
+
+def test_the_application_image_is_built_once_and_run_everywhere() -> None:
+    built = [name for name, service in SERVICES.items() if "build" in service]
+    assert built == ["migrate"]
+    image = SERVICES["migrate"]["image"]
+    for name in ("api", "audit", "notification"):
+        assert SERVICES[name]["image"] == image, name
+        assert SERVICES[name]["pull_policy"] == "never", name
+
+
+def test_the_image_installs_the_locked_dependencies_and_checks_health() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.lock" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
+    locked = {
+        line.split("==")[0].lower()
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line
+    }
+    assert {"aiohttp", "aio-pika", "sqlalchemy", "asyncpg", "alembic"} <= locked
+    assert all(
+        "==" in line
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
 
 
 def test_commands_are_the_cli_the_tests_run() -> None:
     parser = build_parser()
     for name, service in SERVICES.items():
-        if "build" in service:
+        if service["image"] == SERVICES["migrate"]["image"]:
             command = service["command"]
             assert command[0] == "oauth-apps", name
             parser.parse_args(command[1:])  # exits (fails the test) on an unknown command
