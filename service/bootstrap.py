@@ -4,7 +4,8 @@ Each resource is one async context manager here. The HTTP application enters the
 as ``cleanup_ctx`` entries (``api/application.py``); the relay and consumer processes
 enter them on an ``AsyncExitStack``. Nothing else in the service opens a pool, a
 listening connection or a broker connection, and objects start their background
-tasks in ``start()``, never in a constructor.
+tasks in ``start()``, never in a constructor. Each resource imports what it needs
+when it is built, so that a short CLI command loads the database layer only.
 """
 
 from __future__ import annotations
@@ -13,24 +14,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-import aiohttp
-
-from service.api.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
-from service.api.readiness import ReadinessProbe
 from service.config import Settings
-from service.events.broker import Broker
-from service.events.consumer import Consumer
-from service.events.received import HandlerResources
-from service.events.relay import Relay, RelayConfig, RelayThread
-from service.events.topology import Topology
 from service.persistence.database import Database, check_connection
-from service.persistence.idempotency import hold_owner_lock
 from service.persistence.migrations import check_schema
-from service.persistence.pg_listen import PgListener
-from service.usecases.accounts import ensure_user, password_matches
-from service.usecases.back_pressure import OutboxPressure
-from service.usecases.group_commit import AppWriter, insert_in_autocommit
+
+if TYPE_CHECKING:
+    from service.api.auth_cache import AuthCache
+    from service.api.readiness import ReadinessProbe
+    from service.events.broker import Broker
+    from service.events.topology import Topology
+    from service.usecases.group_commit import AppWriter
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +58,10 @@ async def process_session(settings: Settings) -> AsyncIterator[AuthCache]:
     The session listens for ``auth_changed`` (each notification empties the cache) and
     holds the lock that shows this process alive to idempotency reservations.
     """
+    from service.api.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
+    from service.persistence.idempotency import hold_owner_lock
+    from service.persistence.pg_listen import PgListener
+
     cache = AuthCache()
 
     def listening(state: bool) -> None:
@@ -86,6 +85,9 @@ async def process_session(settings: Settings) -> AsyncIterator[AuthCache]:
 @contextlib.asynccontextmanager
 async def app_writer(opened: Database) -> AsyncIterator[AppWriter]:
     """The group-commit writer of registrations, held back while the relay lags."""
+    from service.usecases.back_pressure import OutboxPressure
+    from service.usecases.group_commit import AppWriter, insert_in_autocommit
+
     pressure = OutboxPressure(opened)
     pressure.start()
     writer = AppWriter(insert_in_autocommit(opened), before_write=pressure.wait)
@@ -100,6 +102,8 @@ async def app_writer(opened: Database) -> AsyncIterator[AppWriter]:
 @contextlib.asynccontextmanager
 async def readiness(settings: Settings, opened: Database) -> AsyncIterator[ReadinessProbe]:
     """What ``/ready`` asks, on the process's pool and one broker connection."""
+    from service.api.readiness import ReadinessProbe
+
     probe = ReadinessProbe(opened, broker(settings))
     try:
         yield probe
@@ -109,6 +113,8 @@ async def readiness(settings: Settings, opened: Database) -> AsyncIterator[Readi
 
 async def admin_user(settings: Settings, opened: Database) -> None:
     """Create the ``ADMIN_USERNAME`` user at start-up when it is missing."""
+    from service.usecases.accounts import ensure_user, password_matches
+
     admin = settings.admin
     if admin is None:
         return
@@ -133,16 +139,22 @@ async def admin_user(settings: Settings, opened: Database) -> None:
 
 def broker(settings: Settings) -> Broker:
     """How this process reaches RabbitMQ."""
+    from service.events.broker import Broker
+
     return Broker(settings.amqp_url)
 
 
 def topology(settings: Settings) -> Topology:
     """The exchanges and queues of ``EVENTS_EXCHANGE``."""
+    from service.events.topology import Topology
+
     return Topology(settings.events_exchange)
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     """Relay the outbox until ``stop`` is set, on resources of its own."""
+    from service.events.relay import Relay, RelayConfig
+
     async with database(settings, pool_size=1) as opened:
         relay = Relay(
             opened,
@@ -159,6 +171,8 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
 @contextlib.asynccontextmanager
 async def relay_thread(settings: Settings) -> AsyncIterator[None]:
     """The relay on a thread of this process (``serve`` with one process)."""
+    from service.events.relay import RelayThread
+
     thread = RelayThread(lambda stop: run_relay(settings, stop))
     thread.start()
     try:
@@ -171,6 +185,11 @@ async def relay_thread(settings: Settings) -> AsyncIterator[None]:
 
 async def run_consumer(settings: Settings, name: str, stop: asyncio.Event) -> None:
     """Run the consumer called ``name`` until ``stop`` is set."""
+    import aiohttp
+
+    from service.events.consumer import Consumer
+    from service.events.received import HandlerResources
+
     async with contextlib.AsyncExitStack() as stack:
         opened = await stack.enter_async_context(database(settings, pool_size=2))
         http = await stack.enter_async_context(aiohttp.ClientSession())

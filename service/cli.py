@@ -142,7 +142,8 @@ def _run_process(args: argparse.Namespace, settings: Settings) -> int:
 
     from service import bootstrap
     from service.config import ConfigError, parse_port
-    from service.serve import relay_until_stopped, run, run_until_stopped, serve_http, serve_workers
+    from service.loop import run
+    from service.serve import relay_until_stopped, run_until_stopped, serve_http, serve_workers
 
     if args.command == "serve":
         if args.host:
@@ -235,7 +236,7 @@ def _password(args: argparse.Namespace) -> str:
 def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     from service import bootstrap
     from service.events import dead_letters
-    from service.serve import run
+    from service.loop import run
 
     spec = bootstrap.topology(settings).queue(args.consumer)
     broker = bootstrap.broker(settings)
@@ -252,7 +253,7 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
 
 def _with_database(settings: Settings, use: Callable[[Database], Awaitable[T]]) -> T:
     from service import bootstrap
-    from service.serve import run
+    from service.loop import run
 
     async def body() -> T:
         async with bootstrap.database(settings, pool_size=1) as database:

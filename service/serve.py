@@ -13,12 +13,11 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any, TypeVar, cast
 
-import uvloop
 from aiohttp import web
 from prometheus_client import multiprocess
 
@@ -37,6 +36,7 @@ from service.config import (
 from service.domain.backoff import Backoff
 from service.events.relay import make_room_for_a_wave
 from service.logs import configure_logging
+from service.loop import run
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -127,11 +127,6 @@ async def relay_until_stopped(settings: Settings) -> None:
     """Run the outbox relay alone until SIGTERM or SIGINT."""
     make_room_for_a_wave(settings.relay_batch_size)
     await run_until_stopped(lambda stop: bootstrap.run_relay(settings, stop))
-
-
-def run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run ``main`` on uvloop and return its result."""
-    return uvloop.run(main())  # type: ignore[arg-type]
 
 
 def _in_child(settings: Settings, main: Callable[[], Coroutine[Any, Any, None]]) -> None:

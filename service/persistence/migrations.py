@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,11 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.config import ConfigError
 from service.persistence.database import ensure_database
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config_files() -> Config:
     """Alembic's configuration from the project's ``alembic.ini``, without a database."""
+    from alembic.config import Config  # Alembic loads only where migrations are read
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["skip_logging_setup"] = True  # keep the service's JSON logging
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
@@ -47,6 +50,8 @@ def migrate(url: URL, *, create: bool = False) -> bool:
     A missing database is created only when asked (``--create-database``): a mistyped
     name must not quietly become a second, empty system.
     """
+    from alembic import command
+
     created = asyncio.run(ensure_database(url, create=create))
     # Alembic's async env.py runs its own event loop, so this stays synchronous.
     command.upgrade(alembic_config(url), "head")
@@ -55,6 +60,8 @@ def migrate(url: URL, *, create: bool = False) -> bool:
 
 def head_revision() -> str:
     """The newest migration's revision."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config_files()).get_current_head()
     assert head is not None
     return head
