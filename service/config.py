@@ -8,11 +8,13 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from yarl import URL as YarlURL
 
+from service.domain.oauth2 import PkceMode
 from service.domain.passwords import DEFAULT_MIN_LENGTH, password_problem
 from service.domain.redirect_uris import RedirectUriPolicy
 
@@ -86,6 +88,13 @@ class Settings:
     http_keepalive_timeout: float = 75.0
     http_max_connections: int = 0  # 0: below the process's file-descriptor limit
     password_min_length: int = DEFAULT_MIN_LENGTH
+    public_url: str = ""  # the issuer; "" means http://HOST:PORT
+    oauth_pkce: PkceMode = PkceMode.REQUIRED
+
+    @property
+    def issuer(self) -> str:
+        """``PUBLIC_URL``, from which every absolute URL the service shows is built."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +152,8 @@ class Settings:
             http_body_timeout=_parse_seconds(env, "HTTP_BODY_TIMEOUT_SECONDS", "30"),
             http_keepalive_timeout=_parse_seconds(env, "HTTP_KEEPALIVE_TIMEOUT_SECONDS", "75"),
             password_min_length=min_length,
+            public_url=_parse_public_url(env.get("PUBLIC_URL", "")),
+            oauth_pkce=_parse_choice("OAUTH_PKCE", env.get("OAUTH_PKCE", "required"), PkceMode),
             http_max_connections=_parse_count(
                 "HTTP_MAX_CONNECTIONS", env.get("HTTP_MAX_CONNECTIONS", "0")
             ),
@@ -202,7 +213,17 @@ def _parse_http_url(variable: str, raw: str) -> None:
         raise ConfigError(variable, f"expected an http(s) URL, got {raw!r}")
 
 
-def _parse_choice(variable: str, raw: str, choices: type[RedirectUriPolicy]) -> RedirectUriPolicy:
+def _parse_public_url(raw: str) -> str:
+    if not raw:
+        return ""
+    _parse_http_url("PUBLIC_URL", raw)
+    return raw.rstrip("/")
+
+
+Choice = TypeVar("Choice", RedirectUriPolicy, PkceMode)
+
+
+def _parse_choice(variable: str, raw: str, choices: type[Choice]) -> Choice:
     try:
         return choices(raw)
     except ValueError:

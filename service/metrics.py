@@ -47,3 +47,16 @@ CONSUMER_MESSAGES = Counter(
     " (acked, redelivered, dead_lettered, retried_in_place).",
     ["consumer", "outcome"],
 )
+OAUTH_TOKENS_ISSUED = Counter(
+    "oauth_apps_oauth_tokens_issued_total",
+    "Token responses of /oauth/token, by grant type.",
+    ["grant_type"],
+)
+OAUTH_TOKEN_ERRORS = Counter(
+    "oauth_apps_oauth_token_errors_total",
+    "Errors of the OAuth endpoints, by error code.",
+    ["error"],
+)
+OAUTH_INTROSPECTIONS = Counter(
+    "oauth_apps_oauth_introspections_total", "Answered token introspections."
+)

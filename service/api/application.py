@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
 from service import bootstrap
 from service.api.bodies import MAX_BODY_BYTES
 from service.api.connections import ConnectionGuard, ConnectionLimits, activity_middleware
-from service.api.handlers import accounts, health, oauth_apps, permissions
+from service.api.handlers import accounts, health, oauth2, oauth_apps, permissions
 from service.api.keys import (
     APP_WRITER,
     AUTH_CACHE,
@@ -53,7 +55,13 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     application.cleanup_ctx.extend([_database, _app_writer, _process_session, _readiness])
     if with_relay:
         application.cleanup_ctx.append(_relay)
-    for module in (accounts, oauth_apps, permissions, health):
+    # Pages of the authorization flow: autoescaped templates, never a user's raw text.
+    aiohttp_jinja2.setup(
+        application,
+        loader=jinja2.PackageLoader("service.api", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    for module in (accounts, oauth_apps, permissions, oauth2, health):
         application.router.add_routes(module.routes)
     return application
 

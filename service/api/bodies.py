@@ -54,6 +54,23 @@ def parse_form(raw: bytes) -> dict[str, object]:
     return form
 
 
+async def read_form(request: web.Request) -> dict[str, object]:
+    """Return a form-encoded body (what OAuth endpoints and HTML forms send)."""
+    if request.content_type != FORM_TYPE:
+        raise UnsupportedMediaType(f"Send {FORM_TYPE}")
+    return parse_form(await _read_raw(request))
+
+
+async def _read_raw(request: web.Request) -> bytes:
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].http_body_timeout):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise body_too_large() from None
+    except TimeoutError:
+        raise BodyTimeout("The request body did not arrive in time") from None
+
+
 async def read_body(request: web.Request) -> object:
     """Return the parsed body; 413 over 1 MiB, 415 for content types other than JSON and form."""
     declared = request.headers.get(hdrs.CONTENT_TYPE)
@@ -62,13 +79,7 @@ async def read_body(request: web.Request) -> object:
         raise UnsupportedMediaType(
             f"Unsupported content type {content_type!r}: send {JSON_TYPE} or {FORM_TYPE}"
         )
-    try:
-        async with asyncio.timeout(request.app[SETTINGS].http_body_timeout):
-            raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise body_too_large() from None
-    except TimeoutError:
-        raise BodyTimeout("The request body did not arrive in time") from None
+    raw = await _read_raw(request)
     return parse_json(raw) if content_type == JSON_TYPE else parse_form(raw)
 
 

@@ -26,6 +26,7 @@ from service.domain.errors import (
     RateLimited,
     RuleViolation,
 )
+from service.domain.oauth2 import AuthorizeRefused, OAuthError
 
 UNAUTHORIZED_MESSAGE = "You must be logged in to do this."
 FORBIDDEN_MESSAGE = (
@@ -125,6 +126,15 @@ _TABLE: tuple[tuple[type[Any], Callable[[Any], web.Response]], ...] = (
         ),
     ),
     (RateLimited, _rate_limited),
+    (
+        OAuthError,
+        lambda error: json_response(
+            {"error": error.error, "error_description": error.message},
+            error.status,
+            {"Cache-Control": "no-store"},
+        ),
+    ),
+    (AuthorizeRefused, lambda error: typed_error(400, "invalid_request", error.message)),
     (InvalidBodyParams, lambda error: _failure(error, "error-invalid-body-params")),
     (InvalidPermission, lambda error: _failure(error, "error-invalid-permission")),
     (InvalidRole, lambda error: _failure(error, "error-invalid-role")),

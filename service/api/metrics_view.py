@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from service.api.keys import DATABASE
-from service.persistence import outbox
+from service.persistence import oauth2, outbox
 from service.persistence.models import ProcessedEvent
 
 
@@ -42,6 +42,7 @@ async def _database_metrics(app: web.Application) -> bytes:
     """
     async with app[DATABASE].autocommit.connect() as connection:
         count, age = await outbox.backlog(connection)
+        live_grants = await oauth2.count_live_grants(connection)
         rows = (
             await connection.execute(
                 select(ProcessedEvent.consumer, func.count()).group_by(ProcessedEvent.consumer)
@@ -62,8 +63,13 @@ async def _database_metrics(app: web.Application) -> bytes:
     )
     for consumer, total in rows:
         processed.add_metric([consumer], total)
+    grants = GaugeMetricFamily(
+        "oauth_apps_oauth_active_grants",
+        "Grants not revoked (users who allowed an app).",
+        value=live_grants,
+    )
     registry = CollectorRegistry()
-    registry.register(_Families([backlog, oldest, processed]))
+    registry.register(_Families([backlog, oldest, processed, grants]))
     return generate_latest(registry)
 
 

@@ -23,6 +23,8 @@ class EventType(StrEnum):
     DELETED = "oauth_app.deleted"
     SECRET_ROTATED = "oauth_app.secret_rotated"  # noqa: S105 - an event name, not a secret
     PERMISSION_UPDATED = "permission.updated"
+    GRANT_CREATED = "oauth_grant.created"
+    GRANT_REVOKED = "oauth_grant.revoked"
 
 
 # What each event means, for the AsyncAPI document; adding an event type adds a line here.
@@ -36,6 +38,10 @@ EVENT_SUMMARIES: dict[EventType, str] = {
     ),
     EventType.PERMISSION_UPDATED: (
         "The roles that hold a permission changed (`permissions.update`)."
+    ),
+    EventType.GRANT_CREATED: "A user granted an app access for the first time (consent).",
+    EventType.GRANT_REVOKED: (
+        "A grant was revoked: by its client, by an admin action, or after a token replay."
     ),
 }
 
@@ -76,3 +82,11 @@ def permission_event(permission: dict[str, Any], *, actor: Actor, now: datetime)
     """Build ``permission.updated`` for a permission as ``permissions.listAll`` shows it."""
     data = {"permission": permission, "actor": actor.to_document()}
     return _event(EventType.PERMISSION_UPDATED, permission["_id"], data, now)
+
+
+def grant_event(
+    event_type: EventType, grant: dict[str, Any], *, actor: Actor, now: datetime
+) -> Event:
+    """Build ``oauth_grant.*`` for a grant ``{_id, clientId, userId, createdAt}``: no token."""
+    data = {"grant": grant, "actor": actor.to_document()}
+    return _event(event_type, grant["_id"], data, now)

@@ -60,7 +60,9 @@ def _channel(event: EventType, exchange: str) -> dict[str, Any]:
 
 def _payload(event: EventType) -> str:
     """The schema of the event's CloudEvent: one per kind of subject."""
-    return "OAuthAppEvent" if event.value.startswith("oauth_app.") else "PermissionEvent"
+    if event.value.startswith("oauth_app."):
+        return "OAuthAppEvent"
+    return "GrantEvent" if event.value.startswith("oauth_grant.") else "PermissionEvent"
 
 
 def _message(event: EventType) -> dict[str, Any]:
@@ -181,6 +183,23 @@ def _schemas() -> dict[str, Any]:
             {"type": "string", "description": "The permission's _id."},
             _data("permission"),
         ),
+        "GrantEvent": _cloudevent(
+            "GrantEvent",
+            {"type": "string", "description": "The grant's _id.", "pattern": OBJECT_ID},
+            _data("grant"),
+        ),
+        "Grant": {
+            "type": "object",
+            "description": "A user's consent to an app; never a token, code or secret.",
+            "required": ["_id", "clientId", "userId", "createdAt"],
+            "additionalProperties": False,
+            "properties": {
+                "_id": {"type": "string", "pattern": OBJECT_ID},
+                "clientId": {"type": "string"},
+                "userId": {"type": "string"},
+                "createdAt": {"type": "string", "pattern": TIMESTAMP},
+            },
+        },
         "Permission": {
             "type": "object",
             "description": "The permission as permissions.listAll shows it.",

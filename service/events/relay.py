@@ -27,7 +27,7 @@ from service.domain.backoff import Backoff
 from service.events.broker import Broker, describe, is_blocked, keep_running
 from service.events.topology import Topology, declare
 from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED, RELAY_BROKER_BLOCKED
-from service.persistence import idempotency, outbox
+from service.persistence import idempotency, oauth2, outbox
 from service.persistence.database import Database
 from service.persistence.outbox import PendingEvent
 from service.waiting import wait_any
@@ -263,10 +263,13 @@ class Relay:
             # The one periodic job of the service rides along: expired idempotency keys.
             purged = await outbox.purge_published(connection, self._config.retention)
             expired = await idempotency.purge_expired(connection)
+            expired += await oauth2.purge_expired(connection)
             if purged or expired:
                 log.info(
                     "housekeeping",
-                    extra={"fields": {"published_events": purged, "idempotency_keys": expired}},
+                    extra={
+                        "fields": {"published_events": purged, "expired_keys_codes_tokens": expired}
+                    },
                 )
 
 

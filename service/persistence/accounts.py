@@ -124,3 +124,25 @@ async def delete_token(session: AsyncSession, user_id: str, token_hash: str) -> 
 async def existing_roles(session: AsyncSession, roles: tuple[str, ...]) -> set[str]:
     """Return which of ``roles`` exist."""
     return set(await session.scalars(select(Role.name).where(Role.name.in_(roles))))
+
+
+async def find_active_user(
+    connection: AsyncConnection | AsyncSession, user_id: str
+) -> Principal | None:
+    """The active user with its permissions, for callers without a login token."""
+    permissions = func.coalesce(
+        func.array_agg(RolePermission.permission.distinct()).filter(
+            RolePermission.permission.is_not(None)
+        ),
+        literal_column("'{}'::varchar[]"),
+    )
+    row = (
+        await connection.execute(
+            select(User.id, User.username, permissions)
+            .outerjoin(UserRole, UserRole.user_id == User.id)
+            .outerjoin(RolePermission, RolePermission.role == UserRole.role)
+            .where(User.id == user_id, User.active.is_(True))
+            .group_by(User.id, User.username)
+        )
+    ).first()
+    return None if row is None else Principal(row[0], row[1], frozenset(row[2]))

@@ -178,3 +178,63 @@ class IdempotencyKey(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class OAuthGrant(Base):
+    """A user's consent to an app; its codes and tokens die with it."""
+
+    __tablename__ = "oauth_grants"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (
+        Index(
+            "uq_oauth_grants_live",
+            "app_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+
+class OAuthCode(Base):
+    """An authorization code, stored only as its hash; single use, short-lived."""
+
+    __tablename__ = "oauth_codes"
+    code_hash: Mapped[str] = mapped_column(String(44), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey("oauth_grants.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    redirect_uri_sent: Mapped[bool] = mapped_column(Boolean)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class OAuthToken(Base):
+    """An access or refresh token, stored only as its hash."""
+
+    __tablename__ = "oauth_tokens"
+    token_hash: Mapped[str] = mapped_column(String(44), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "access" or "refresh"
+    grant_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_grants.id", ondelete="CASCADE"), index=True
+    )
+    family: Mapped[str] = mapped_column(String(24), index=True)  # one code's descendants
+    code_hash: Mapped[str | None] = mapped_column(String(44))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class WebSession(Base):
+    """A browser's login on the authorization pages, and its CSRF token."""
+
+    __tablename__ = "web_sessions"
+    session_hash: Mapped[str] = mapped_column(String(44), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(43))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

@@ -55,6 +55,18 @@ async def login(
     db: Database, login_name: str, password: str
 ) -> tuple[IssuedToken, UserProfile] | None:
     """Check a password and issue a login token that expires; None on wrong credentials."""
+    user_id = await verify_credentials(db, login_name, password)
+    if user_id is None:
+        return None
+    async with db.sessions.begin() as session:
+        token = await _issue_token(session, user_id, "login")
+        profile = await accounts.load_profile(session, user_id)
+    assert profile is not None
+    return token, profile
+
+
+async def verify_credentials(db: Database, login_name: str, password: str) -> str | None:
+    """The id of the active user with this name (or email) and password, else None."""
     credentials = None
     if storable(login_name):  # a name PostgreSQL cannot hold belongs to no user
         async with db.sessions() as session:
@@ -64,13 +76,7 @@ async def login(
     matches = await asyncio.to_thread(
         _check_password, credentials[1] if credentials else None, password
     )
-    if not matches or credentials is None:
-        return None
-    async with db.sessions.begin() as session:
-        token = await _issue_token(session, credentials[0], "login")
-        profile = await accounts.load_profile(session, credentials[0])
-    assert profile is not None
-    return token, profile
+    return credentials[0] if matches and credentials is not None else None
 
 
 @functools.cache

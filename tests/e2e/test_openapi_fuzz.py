@@ -28,6 +28,13 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 
 include-path = "/api/v1/permissions.update"
 checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 429]
 
+# RFC 6749 section 4.1.2.1: an unknown client_id or redirect_uri is a 400 page, and
+# any client_id the generator makes up is unknown; the token endpoints answer RFC
+# 6749's 400 to a well-formed request for a grant that does not exist.
+[[operations]]
+include-path-regex = "^/oauth/(authorize|login|token|revoke|introspect)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 429]
+
 [[operations]]
 include-path = "/api/v1/oauth-apps.create"
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 409, 422, 429]

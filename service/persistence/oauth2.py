@@ -1,0 +1,338 @@
+"""Grants, codes, tokens and login sessions of the authorization server (hashes only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from service.persistence.models import (
+    OAuthAppRow,
+    OAuthCode,
+    OAuthGrant,
+    OAuthToken,
+    User,
+    WebSession,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A registered app as a client of the authorization server."""
+
+    app_id: str
+    client_id: str
+    name: str
+    redirect_uri: str
+    active: bool
+    secret_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A live grant, with the app and user it joins."""
+
+    id: str
+    app_id: str
+    client_id: str
+    user_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCode:
+    """An authorization code as stored."""
+
+    grant: Grant
+    redirect_uri: str
+    redirect_uri_sent: bool
+    code_challenge: str | None
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """A token as stored, with its grant, app and user."""
+
+    kind: str
+    grant: Grant
+    family: str
+    username: str
+    email: str | None
+    app_active: bool
+    user_active: bool
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def find_client(session: AsyncSession, client_id: str) -> Client | None:
+    """The app whose ``clientId`` this is."""
+    row = (
+        await session.execute(
+            select(
+                OAuthAppRow.id,
+                OAuthAppRow.client_id,
+                OAuthAppRow.name,
+                OAuthAppRow.redirect_uri,
+                OAuthAppRow.active,
+                OAuthAppRow.client_secret_hash,
+            ).where(OAuthAppRow.client_id == client_id)
+        )
+    ).first()
+    return None if row is None else Client(*row)
+
+
+_GRANT_COLUMNS = (
+    OAuthGrant.id,
+    OAuthGrant.app_id,
+    OAuthAppRow.client_id,
+    OAuthGrant.user_id,
+    OAuthGrant.created_at,
+)
+
+
+async def live_grant(session: AsyncSession, app_id: str, user_id: str) -> Grant | None:
+    """The user's unrevoked grant of this app, if any."""
+    row = (
+        await session.execute(
+            select(*_GRANT_COLUMNS)
+            .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
+            .where(
+                OAuthGrant.app_id == app_id,
+                OAuthGrant.user_id == user_id,
+                OAuthGrant.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else Grant(*row)
+
+
+async def live_grants_of_app(session: AsyncSession, app_id: str) -> list[Grant]:
+    """Every unrevoked grant of an app."""
+    rows = await session.execute(
+        select(*_GRANT_COLUMNS)
+        .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
+        .where(OAuthGrant.app_id == app_id, OAuthGrant.revoked_at.is_(None))
+    )
+    return [Grant(*row) for row in rows]
+
+
+async def insert_grant(session: AsyncSession, grant: Grant) -> None:
+    """Record a new grant."""
+    await session.execute(
+        insert(OAuthGrant).values(
+            id=grant.id, app_id=grant.app_id, user_id=grant.user_id, created_at=grant.created_at
+        )
+    )
+
+
+async def revoke_grant(session: AsyncSession, grant_id: str, now: datetime) -> bool:
+    """Revoke a grant and every token of it; return whether it was live."""
+    revoked = await session.scalar(
+        update(OAuthGrant)
+        .where(OAuthGrant.id == grant_id, OAuthGrant.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(OAuthGrant.id)
+    )
+    await _revoke_tokens(session, OAuthToken.grant_id == grant_id, now)
+    return revoked is not None
+
+
+async def _revoke_tokens(session: AsyncSession, which: ColumnElement[bool], now: datetime) -> None:
+    await session.execute(
+        update(OAuthToken).where(which, OAuthToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+async def insert_code(
+    session: AsyncSession, code_hash: str, grant_id: str, code: StoredCode
+) -> None:
+    """Store a new authorization code's hash."""
+    await session.execute(
+        insert(OAuthCode).values(
+            code_hash=code_hash,
+            grant_id=grant_id,
+            redirect_uri=code.redirect_uri,
+            redirect_uri_sent=code.redirect_uri_sent,
+            code_challenge=code.code_challenge,
+            expires_at=code.expires_at,
+        )
+    )
+
+
+async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> StoredCode | None:
+    """Return the code (locked until commit) and mark it used; it stays for reuse detection."""
+    row = (
+        await session.execute(
+            select(
+                *_GRANT_COLUMNS,
+                OAuthCode.redirect_uri,
+                OAuthCode.redirect_uri_sent,
+                OAuthCode.code_challenge,
+                OAuthCode.expires_at,
+                OAuthCode.used_at,
+            )
+            .join(OAuthGrant, OAuthGrant.id == OAuthCode.grant_id)
+            .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
+            .where(OAuthCode.code_hash == code_hash)
+            .with_for_update(of=OAuthCode)
+        )
+    ).first()
+    if row is None:
+        return None
+    await session.execute(
+        update(OAuthCode)
+        .where(OAuthCode.code_hash == code_hash, OAuthCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return StoredCode(
+        grant=Grant(*row[:5]),
+        redirect_uri=row[5],
+        redirect_uri_sent=row[6],
+        code_challenge=row[7],
+        expires_at=row[8],
+        used_at=row[9],
+    )
+
+
+async def insert_token(
+    session: AsyncSession,
+    token_hash: str,
+    *,
+    kind: str,
+    grant_id: str,
+    family: str,
+    code_hash: str | None,
+    created_at: datetime,
+    expires_at: datetime,
+) -> None:
+    """Store a new token's hash."""
+    await session.execute(
+        insert(OAuthToken).values(
+            token_hash=token_hash,
+            kind=kind,
+            grant_id=grant_id,
+            family=family,
+            code_hash=code_hash,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def revoke_issued_from_code(session: AsyncSession, code_hash: str, now: datetime) -> None:
+    """Revoke every token descended from a code (its families), after the code's reuse."""
+    families = select(OAuthToken.family).where(OAuthToken.code_hash == code_hash)
+    await _revoke_tokens(session, OAuthToken.family.in_(families), now)
+
+
+async def revoke_family(session: AsyncSession, family: str, now: datetime) -> None:
+    """Revoke every token of a refresh family (rotation, reuse, or revocation)."""
+    await _revoke_tokens(session, OAuthToken.family == family, now)
+
+
+async def mark_refresh_used(session: AsyncSession, token_hash: str, now: datetime) -> bool:
+    """Mark a refresh token used; False when it already was (a replay)."""
+    unused = (OAuthToken.token_hash == token_hash) & OAuthToken.used_at.is_(None)
+    statement = update(OAuthToken).where(unused).values(used_at=now)
+    return await session.scalar(statement.returning(OAuthToken.token_hash)) is not None
+
+
+async def revoke_token(session: AsyncSession, token_hash: str, now: datetime) -> None:
+    """Revoke one token."""
+    await _revoke_tokens(session, OAuthToken.token_hash == token_hash, now)
+
+
+async def find_token(
+    session: AsyncSession | AsyncConnection, token_hash: str, *, lock: bool = False
+) -> StoredToken | None:
+    """The token with this hash, with its grant's app and user."""
+    statement = (
+        select(
+            OAuthToken.kind,
+            *_GRANT_COLUMNS,
+            OAuthToken.family,
+            User.username,
+            User.email,
+            OAuthAppRow.active,
+            User.active,
+            OAuthToken.created_at,
+            OAuthToken.expires_at,
+            OAuthToken.used_at,
+            func.coalesce(OAuthToken.revoked_at, OAuthGrant.revoked_at),
+        )
+        .join(OAuthGrant, OAuthGrant.id == OAuthToken.grant_id)
+        .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
+        .join(User, User.id == OAuthGrant.user_id)
+        .where(OAuthToken.token_hash == token_hash)
+    )
+    if lock:
+        statement = statement.with_for_update(of=OAuthToken)
+    row = (await session.execute(statement)).first()
+    if row is None:
+        return None
+    return StoredToken(
+        kind=row[0],
+        grant=Grant(*row[1:6]),
+        family=row[6],
+        username=row[7],
+        email=row[8],
+        app_active=row[9],
+        user_active=row[10],
+        created_at=row[11],
+        expires_at=row[12],
+        used_at=row[13],
+        revoked_at=row[14],
+    )
+
+
+async def count_live_grants(connection: AsyncConnection) -> int:
+    """How many grants are not revoked (a gauge)."""
+    return int(
+        await connection.scalar(
+            select(func.count()).select_from(OAuthGrant).where(OAuthGrant.revoked_at.is_(None))
+        )
+        or 0
+    )
+
+
+async def insert_session(
+    session: AsyncSession, session_hash: str, user_id: str, csrf_token: str, expires_at: datetime
+) -> None:
+    """Store a login session of the authorization pages."""
+    row = {"session_hash": session_hash, "user_id": user_id, "csrf_token": csrf_token}
+    await session.execute(insert(WebSession).values(row | {"expires_at": expires_at}))
+
+
+async def find_session(session: AsyncSession, session_hash: str) -> tuple[str, str] | None:
+    """``(user id, CSRF token)`` of a live session of an active user."""
+    row = (
+        await session.execute(
+            select(WebSession.user_id, WebSession.csrf_token)
+            .join(User, User.id == WebSession.user_id)
+            .where(
+                WebSession.session_hash == session_hash,
+                WebSession.expires_at > func.now(),
+                User.active.is_(True),
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def purge_expired(connection: AsyncConnection) -> int:
+    """Delete expired codes, tokens and sessions; return how many rows went."""
+    deleted = 0
+    for table, column in (
+        (OAuthCode, OAuthCode.expires_at),
+        (OAuthToken, OAuthToken.expires_at),
+        (WebSession, WebSession.expires_at),
+    ):
+        result = await connection.execute(delete(table).where(column < func.now()))
+        deleted += result.rowcount or 0
+    return deleted
