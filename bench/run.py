@@ -38,6 +38,7 @@ PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 AMQP = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 CONSUMER_QUEUES = (f"{EXCHANGE}.audit", f"{EXCHANGE}.notification")
 BODY = {"name": "bench", "active": True, "redirectUri": "https://bench.test/cb"}
+PASSWORD = "bench-password"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -526,9 +527,9 @@ async def prepare() -> tuple[dict[str, str], dict[str, str]]:
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cli = BIN / "oauth-apps"
-    subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([cli, "migrate", "--create-database"], env=env, check=True, capture_output=True)
     subprocess.run(
-        [cli, "users", "create", "--username", "bench", "--password", "bench", "--role", "admin"],
+        [cli, "users", "create", "--username", "bench", "--password", PASSWORD, "--role", "admin"],
         env=env,
         check=True,
         capture_output=True,
