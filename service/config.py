@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,11 +161,31 @@ class Settings:
         )
 
 
+# user:password@h1:p1,h2:p2/database?query: libpq's (and asyncpg's) multi-host form.
+_COMMA_HOSTS = re.compile(
+    r"^(?P<scheme>[^:]+://)(?P<auth>[^@/]*@)?(?P<hosts>[^/?]+,[^/?]+)(?P<rest>.*)$"
+)
+
+
+def _repeated_hosts(raw: str) -> str:
+    """Turn the comma form into SQLAlchemy's repeated ``?host=`` form (same meaning)."""
+    match = _COMMA_HOSTS.match(raw)
+    if match is None:
+        return raw
+    path, _, query = match["rest"].partition("?")
+    hosts = "&".join(f"host={host}" for host in match["hosts"].split(","))
+    return f"{match['scheme']}{match['auth'] or ''}{path}?{hosts}" + (f"&{query}" if query else "")
+
+
 def parse_database_url(raw: str) -> URL:
-    """Parse ``DATABASE_URL``; only PostgreSQL through asyncpg is supported."""
+    """Parse ``DATABASE_URL``; only PostgreSQL through asyncpg is supported.
+
+    Several hosts may be named (a primary and its standbys), as ``?host=h1:5432&host=
+    h2:5432`` or as ``h1:5432,h2:5432``, usually with ``target_session_attrs=read-write``.
+    """
     try:
-        url = make_url(raw)
-    except ArgumentError:
+        url = make_url(_repeated_hosts(raw))
+    except (ArgumentError, ValueError):
         raise ConfigError("DATABASE_URL", f"cannot parse {raw!r} as a database URL") from None
     if url.get_backend_name() != "postgresql":
         raise ConfigError("DATABASE_URL", f"expected a postgresql URL, got {url.drivername!r}")
@@ -195,12 +216,14 @@ def _parse_positive_int(variable: str, raw: str) -> int:
 
 
 def _parse_amqp_url(raw: str) -> str:
-    try:
-        url = YarlURL(raw)
-    except (ValueError, TypeError):
-        raise ConfigError("AMQP_URL", f"cannot parse {raw!r} as a URL") from None
-    if url.scheme not in {"amqp", "amqps"} or not url.host:
-        raise ConfigError("AMQP_URL", f"expected amqp://host[:port]/vhost, got {raw!r}")
+    """One URL, or a comma-separated list: one per node of a RabbitMQ cluster."""
+    for one in raw.split(","):
+        try:
+            url = YarlURL(one.strip())
+        except (ValueError, TypeError):
+            raise ConfigError("AMQP_URL", f"cannot parse {one!r} as a URL") from None
+        if url.scheme not in {"amqp", "amqps"} or not url.host:
+            raise ConfigError("AMQP_URL", f"expected amqp://host[:port]/vhost, got {one!r}")
     return raw
 
 

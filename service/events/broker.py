@@ -19,15 +19,32 @@ CONNECT_TIMEOUT = 10.0
 
 
 class Broker:
-    """Opens connections to the broker named by ``AMQP_URL``."""
+    """Opens connections to the broker named by ``AMQP_URL``: one URL, or one per node.
+
+    aio-pika re-dials a single URL; with several, each connection tries the nodes in
+    turn, starting with the one after the last that worked, so that a reconnect moves
+    on from a node that died.
+    """
 
     def __init__(self, url: str, timeout: float = CONNECT_TIMEOUT) -> None:
-        self.url = url
+        self.urls = [one.strip() for one in url.split(",") if one.strip()]
         self._timeout = timeout
+        self._next = 0
 
     async def connect(self) -> AbstractConnection:
-        """Open a new connection; the caller closes it."""
-        return await aio_pika.connect(self.url, timeout=self._timeout)
+        """Open a new connection to the first node that answers; the caller closes it."""
+        failure: Exception | None = None
+        for attempt in range(len(self.urls)):
+            index = (self._next + attempt) % len(self.urls)
+            try:
+                connection = await aio_pika.connect(self.urls[index], timeout=self._timeout)
+            except Exception as error:  # this node is down: try the next one
+                failure = error
+                continue
+            self._next = (index + 1) % len(self.urls)
+            return connection
+        assert failure is not None
+        raise failure
 
 
 def is_blocked(connection: AbstractConnection) -> bool:

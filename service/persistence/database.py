@@ -81,6 +81,9 @@ def create_engine(url: URL, pool_size: int = 20) -> AsyncEngine:
     """Create the engine: short connect and command timeouts so outages fail fast."""
     return create_async_engine(
         url,
+        # With several hosts a failover is expected: each pooled connection is checked
+        # before use, so that creates succeed again as soon as the standby is promoted.
+        pool_pre_ping=len(hosts_of(url)) > 1,
         pool_size=pool_size,
         # No overflow: overflow connections are closed on return, so a load just above
         # the pool size kept opening connections (and re-preparing statements on them).
@@ -128,9 +131,26 @@ class Database:
         await self.engine.dispose()
 
 
+def hosts_of(url: URL) -> list[str]:
+    """The ``host[:port]`` of each server the URL names (several: a primary and standbys)."""
+    named = url.query.get("host")
+    if named is None:
+        return [f"{url.host or 'localhost'}:{url.port or 5432}"]
+    return [named] if isinstance(named, str) else list(named)
+
+
 def asyncpg_dsn(url: URL) -> str:
-    """Return ``url`` as a plain DSN for asyncpg connections made outside the pool."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """Return ``url`` as a plain DSN for asyncpg connections made outside the pool.
+
+    Several hosts become libpq's ``h1:p1,h2:p2`` form, which asyncpg reads, with
+    ``target_session_attrs`` kept: SQLAlchemy's repeated ``?host=`` form has no DSN.
+    """
+    plain = url.set(drivername="postgresql")
+    if "host" not in url.query:
+        return plain.render_as_string(hide_password=False)
+    single = plain.difference_update_query(["host"]).set(host="placeholder", port=None)
+    rendered = single.render_as_string(hide_password=False)
+    return rendered.replace("@placeholder", "@" + ",".join(hosts_of(url)), 1)
 
 
 async def check_connection(engine: AsyncEngine) -> None:

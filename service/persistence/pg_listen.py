@@ -71,7 +71,7 @@ class PgListener:
                     # A silent network failure would otherwise look like "no changes".
                     await connection.fetchval("SELECT 1", timeout=HEALTH_CHECK_INTERVAL)
                     await wait_any(self._stop, timeout=HEALTH_CHECK_INTERVAL)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:  # any failure, a failover's included: reconnect
                 self._on_listening(False)
                 log.warning("notification listener lost", extra={"fields": {"error": str(error)}})
                 await wait_any(self._stop, timeout=backoff.next_delay())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +79,73 @@ def test_services_reach_each_other_by_compose_name() -> None:
     assert "@postgres:5432/" in env["DATABASE_URL"]
     assert "@rabbitmq:5672/" in env["AMQP_URL"]
     assert "--host" in SERVICES["api"]["command"] and "0.0.0.0" in SERVICES["api"]["command"]
+
+
+K8S = ROOT / "deploy" / "k8s"
+
+
+def k8s_documents() -> dict[str, dict[str, Any]]:
+    documents = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for document in yaml.safe_load_all(path.read_text()):
+            documents[f"{document['kind']}/{document['metadata']['name']}"] = document
+    return documents
+
+
+def test_the_kubernetes_manifests_are_valid_for_1_30_in_strict_mode() -> None:
+    manifests = [
+        str(path) for path in sorted(K8S.glob("*.yaml")) if path.name != "kustomization.yaml"
+    ]
+    tool = Path(sys.executable).parent / "kubernetes-validate"
+    result = subprocess.run(
+        [str(tool), "--kubernetes-version", "1.30.0", "--strict", "--quiet", *manifests],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert {f"{name}" for name in kustomization["resources"]} == {
+        path.name for path in K8S.glob("*.yaml") if path.name != "kustomization.yaml"
+    }
+
+
+def test_the_kubernetes_stack_is_complete() -> None:
+    documents = k8s_documents()
+    api = documents["Deployment/oauth-apps-api"]["spec"]["template"]["spec"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert "preStop" in api["lifecycle"]
+    assert documents["Deployment/oauth-apps-relay"]["spec"]["replicas"] == 2
+    for name in (
+        "PodDisruptionBudget/oauth-apps-api",
+        "HorizontalPodAutoscaler/oauth-apps-api",
+        "Service/oauth-apps-api",
+        "Job/oauth-apps-migrate",
+        "Deployment/oauth-apps-audit",
+        "Deployment/oauth-apps-notification",
+    ):
+        assert name in documents, name
+    parser = build_parser()
+    for name, document in documents.items():
+        spec = document.get("spec", {})
+        pod = spec.get("template", {}).get("spec", {})
+        for container in pod.get("containers", []):
+            assert container["resources"]["requests"] and container["resources"]["limits"], name
+            parser.parse_args(container["command"][1:])  # the CLI the tests run
+
+
+def test_the_haproxy_example_is_valid() -> None:
+    haproxy = shutil.which("haproxy")
+    assert haproxy, "haproxy is a test tool (.ci/run installs it)"
+    result = subprocess.run(
+        [haproxy, "-c", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    assert "option redispatch" in config and "httpchk GET /ready" in config
