@@ -1,9 +1,11 @@
-"""The drill, PostgreSQL half: a synchronous standby takes over while creates keep coming.
+"""The drill: a RabbitMQ node dies and PostgreSQL fails over while creates keep coming.
 
-A private primary and standby (never the machine's PostgreSQL), two ``serve``
-instances and the audit consumer; clients create apps with Idempotency-Keys and retry
-the same key on 503, 409 and connection errors, as the contract tells them to. The
-primary is stopped with ``-m immediate`` and the standby promoted in the middle.
+All private (never the machine's services): a 3-node RabbitMQ cluster, a PostgreSQL
+primary with a synchronous standby, two ``serve`` instances and the audit consumer.
+Clients create apps with Idempotency-Keys and retry the same key on 503, 409 and
+connection errors, as the contract tells them to. Midway, the node that leads the
+audit queue is killed with SIGKILL, the primary is stopped with ``-m immediate``, the
+standby is promoted, and the node comes back.
 """
 
 from __future__ import annotations
@@ -18,21 +20,36 @@ import asyncpg
 import orjson
 
 from service.config import Settings, parse_database_url
+from service.events.topology import Topology
 from tests.support.broker import Observer
 from tests.support.postgres_pair import postgres_pair
 from tests.support.processes import Stack, run_cli, service_env
+from tests.support.rabbitmq_node import RabbitNode, private_cluster
 from tests.support.waiting import eventually
 
 CREATES = 240
 CLIENTS = 8
 
 
-async def test_a_primary_failover_loses_no_acknowledged_create(
-    settings: Settings, observer: Observer, tmp_path: Path
+async def queue_leader(nodes: list[RabbitNode], queue: str) -> RabbitNode:
+    """The node that leads a quorum queue."""
+    listed = await nodes[0].ctl("list_queues", "name", "leader", "--formatter", "json")
+    leaders = {entry["name"]: entry["leader"] for entry in orjson.loads(listed)}
+    return next(node for node in nodes if node.name == leaders[queue])
+
+
+async def test_a_node_death_and_a_failover_lose_no_acknowledged_create(
+    settings: Settings, tmp_path: Path
 ) -> None:
-    async with postgres_pair() as pair:
+    async with (
+        postgres_pair() as pair,
+        private_cluster(tmp_path / "rabbitmq") as nodes,
+    ):
         url = parse_database_url(pair.url(f"drill_{os.getpid()}"))
-        env = service_env(url, EVENTS_EXCHANGE=settings.events_exchange, AMQP_URL=settings.amqp_url)
+        amqp = ",".join(node.amqp_url for node in nodes)
+        env = service_env(url, EVENTS_EXCHANGE=settings.events_exchange, AMQP_URL=amqp)
+        topology = Topology(settings.events_exchange)
+        leader = None
         assert (await run_cli("migrate", "--create-database", env=env)).returncode == 0
         created = await run_cli(
             "users",
@@ -51,9 +68,14 @@ async def test_a_primary_failover_loses_no_acknowledged_create(
         )
         headers = {"X-User-Id": token["userId"], "X-Auth-Token": token["authToken"]}
         stack = Stack(env, tmp_path)
+        observer: Observer | None = None
         try:
             bases = [await stack.serve(), await stack.serve("--no-relay")]
             await stack.start("audit", "consume", "audit")
+            leader = await queue_leader(nodes, f"{topology.exchange}.audit")
+            survivor = next(node for node in nodes if node is not leader)
+            observer = Observer(survivor.amqp_url, topology)
+            await observer.setup()
             answered: dict[str, str] = {}  # key -> app _id of its 200
             failures: list[float] = []
             keys = asyncio.Queue[int]()
@@ -92,8 +114,10 @@ async def test_a_primary_failover_loses_no_acknowledged_create(
                 return len(answered) >= CREATES // 4
 
             await eventually(some_answered, timeout=60)
+            leader.kill()
             promoted_at = time.monotonic()
             await pair.failover()
+            await leader.restart()
             await burst
             assert len(answered) == CREATES, "a client gave up"
             outage = max(failures) - promoted_at if failures else 0.0
@@ -131,5 +155,7 @@ async def test_a_primary_failover_loses_no_acknowledged_create(
                 await new_primary.close()
         finally:
             statuses = await stack.stop_all()
+            if observer is not None:
+                await observer.delete()
         assert all(status == 0 for status in statuses.values()), statuses
         print(f"duplicates delivered: {len(subjects) - len(set(subjects))}")

@@ -24,8 +24,9 @@ RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 class RabbitNode:
     """One running node; ``amqp_url`` reaches it as guest."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cookie: str | None = None) -> None:
         self.name = f"oauthapps-{secrets.token_hex(4)}@localhost"
+        self.cookie = cookie or secrets.token_hex(16)  # nodes of one cluster share it
         self.port = free_port()
         self.dist_port = free_port()
         self.root = root
@@ -54,8 +55,9 @@ class RabbitNode:
         for folder in ("home", "mnesia", "log"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         cookie = self.root / "home" / ".erlang.cookie"
-        cookie.write_text(secrets.token_hex(16))
-        cookie.chmod(0o400)
+        if not cookie.exists():
+            cookie.write_text(self.cookie)
+            cookie.chmod(0o400)
         (self.root / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = 127.0.0.1:{self.port}\nloopback_users = none\n"
         )
@@ -104,6 +106,17 @@ class RabbitNode:
         assert process.returncode == 0, output.decode()
         return output.decode()
 
+    def kill(self) -> None:
+        """SIGKILL the node: no goodbye to the cluster."""
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGKILL)
+
+    async def restart(self) -> None:
+        """Start a killed node again on its data (it rejoins its cluster)."""
+        if self._process is not None:
+            await self._process.wait()
+        await self.start()
+
     async def stop(self) -> None:
         """Stop the node for good and wait for its processes to end."""
         if self._process is None:
@@ -126,4 +139,21 @@ async def private_rabbitmq(root: Path) -> AsyncIterator[RabbitNode]:
         yield node
     finally:
         await node.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def private_cluster(root: Path, size: int = 3) -> AsyncIterator[list[RabbitNode]]:
+    """``size`` fresh nodes joined into one cluster, removed afterwards."""
+    cookie = secrets.token_hex(16)
+    nodes = [RabbitNode(root / f"node{n}", cookie) for n in range(size)]
+    try:
+        await asyncio.gather(*(node.start() for node in nodes))
+        for node in nodes[1:]:
+            await node.ctl("stop_app")
+            await node.ctl("join_cluster", nodes[0].name)
+            await node.ctl("start_app")
+        yield nodes
+    finally:
+        await asyncio.gather(*(node.stop() for node in nodes))
         shutil.rmtree(root, ignore_errors=True)
