@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", help="address to bind (HOST)")
     serve.add_argument("--port", help="port to bind (PORT)")
-    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes sharing the port (default: WEB_CONCURRENCY, else the usable cores)",
+    )
     serve.add_argument(
         "--no-relay", action="store_true", help="do not run the outbox relay in this process"
     )
@@ -150,6 +154,8 @@ def _run_process(args: argparse.Namespace, settings: Settings) -> int:
             settings = replace(settings, host=args.host)
         if args.port:
             settings = replace(settings, port=parse_port(args.port, "--port"))
+        if args.workers is None:
+            args.workers = default_workers()
         if args.workers < 1:
             raise ConfigError("--workers", "must be at least 1")
         with_relay = not args.no_relay
@@ -180,6 +186,20 @@ async def _database_ready(settings: Settings) -> None:
 
     async with bootstrap.database(settings, pool_size=1):
         pass
+
+
+def default_workers() -> int:
+    """``WEB_CONCURRENCY``, else as many workers as this process may use cores."""
+    import os
+
+    from service.config import ConfigError
+
+    raw = os.environ.get("WEB_CONCURRENCY", "")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError("WEB_CONCURRENCY", f"{raw!r} is not a positive integer")
+        return int(raw)
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def _accounts_and_audit(args: argparse.Namespace, settings: Settings) -> int:

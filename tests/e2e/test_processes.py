@@ -234,3 +234,17 @@ async def test_a_killed_child_is_restarted_and_the_others_keep_serving(
     assert "child died, restarting" in stack.log("serve").read_text()
     serve.send_signal(signal.SIGTERM)
     assert await stack.processes.pop("serve").wait() == 0
+
+
+async def test_serve_defaults_to_web_concurrency_or_the_usable_cores(
+    stack: Stack, admin: dict[str, str]
+) -> None:
+    stack.env["WEB_CONCURRENCY"] = "3"
+    await stack.serve("--no-relay")
+    assert len(worker_pids(stack.processes["serve"].pid)) == 3
+    await stack.stop_all()
+    del stack.env["WEB_CONCURRENCY"]
+    await stack.serve()
+    expected = max(1, len(os.sched_getaffinity(0)))
+    # The workers, and the relay as a process of its own when there are several.
+    assert len(worker_pids(stack.processes["serve"].pid)) == (expected + 1 if expected > 1 else 0)

@@ -31,6 +31,8 @@ def service_env(database_url: URL, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ADMIN_", "NOTIFY_"))}
     env["DATABASE_URL"] = database_url.render_as_string(hide_password=False)
     env["LOG_LEVEL"] = "INFO"
+    # One process unless a test asks for more: most tests look at one process's logs.
+    env.setdefault("WEB_CONCURRENCY", "1")
     return env | extra
 
 
