@@ -134,9 +134,14 @@ class Stack:
             await asyncio.sleep(0.05)
 
     async def serve(self, *args: str) -> str:
-        """Start the API (with its relay unless ``--no-relay``); return its base URL."""
+        """Start the API (with its relay unless ``--no-relay``); return its base URL.
+
+        The first is called ``serve``, the next ``serve-2`` and so on: each is stopped.
+        """
         port = free_port()
-        process = await self.start("serve", "serve", "--port", str(port), *args)
+        count = sum(1 for name in self.processes if name.startswith("serve"))
+        name = "serve" if count == 0 else f"serve-{count + 1}"
+        process = await self.start(name, "serve", "--port", str(port), *args)
         await wait_for_port(port, process)
         return f"http://127.0.0.1:{port}"
 
