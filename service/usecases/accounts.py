@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.api.auth_cache import AuthCache
 from service.domain.accounts import LOGIN_TOKEN_LIFETIME, Principal, UserProfile
 from service.domain.errors import AccountError, UserExists
 from service.domain.ids import hash_token, random_id, random_secret
@@ -23,6 +23,10 @@ from service.domain.text import storable
 from service.domain.timestamps import utc_now
 from service.persistence import accounts
 from service.persistence.database import Database
+
+if TYPE_CHECKING:
+    # Only a parameter type: the cache itself belongs to the HTTP layer.
+    from service.api.auth_cache import AuthCache
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.api.auth_cache import AuthCache
 from service.domain.accounts import Actor, Principal
 from service.domain.events import EventType, grant_event
 from service.domain.ids import hash_token, object_id, random_secret
@@ -30,6 +29,10 @@ from service.domain.timestamps import format_timestamp, utc_now
 from service.persistence import accounts, oauth2, outbox
 from service.persistence.database import Database
 from service.persistence.oauth2 import Client, Grant, StoredCode, StoredToken
+
+if TYPE_CHECKING:
+    # Only a parameter type: the cache itself belongs to the HTTP layer.
+    from service.api.auth_cache import AuthCache
 
 # The principal cache's user-id slot for access tokens: no user id is this short.
 BEARER = "~"
