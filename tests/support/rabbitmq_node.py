@@ -149,7 +149,7 @@ async def private_cluster(root: Path, size: int = 3) -> AsyncIterator[list[Rabbi
     nodes = [RabbitNode(root / f"node{n}", cookie) for n in range(size)]
     try:
         await asyncio.gather(*(node.start() for node in nodes))
-        for node in nodes[1:]:
+        for node in nodes[1:]:  # each a private node of this test's own cluster
             await node.ctl("stop_app")
             await node.ctl("join_cluster", nodes[0].name)
             await node.ctl("start_app")
