@@ -267,10 +267,8 @@ async def revoke(db: Database, client: Client, token: str | None) -> None:
             await oauth2.revoke_token(session, hash_token(token), now)
 
 
-async def introspect(
-    db: Database, token: str | None, *, client: Client | None, principal: Principal | None
-) -> dict[str, Any]:
-    """RFC 7662: for the client the token was issued to, or a manager of OAuth apps."""
+async def introspect(db: Database, token: str | None, *, client: Client | None) -> dict[str, Any]:
+    """RFC 7662: for the client the token was issued to, or (``client`` None) a manager."""
     if not token:
         raise OAuthError("invalid_request", "token is required")
     async with db.sessions() as session:

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
-import aiohttp
 import asyncpg
 import orjson
 import pytest
@@ -23,24 +22,12 @@ from service.usecases.group_commit import AppWriter
 from service.usecases.oauth_apps import IssuedApp, register_oauth_app, update_oauth_app
 from tests.conftest import reuse_event_id, start_client
 from tests.support.broker import Observer, collect
+from tests.support.http import create_over_http
 from tests.support.processes import Stack, free_port
 from tests.support.tcpproxy import TcpProxy
 from tests.support.waiting import eventually
 
 CREATE = "/api/v1/oauth-apps.create"
-
-
-async def create_over_http(
-    base: str, headers: dict[str, str], count: int
-) -> list[dict[str, object]]:
-    apps = []
-    async with aiohttp.ClientSession(base) as http:
-        for n in range(count):
-            body = {"name": f"app {n}", "active": True, "redirectUri": "https://a.test/cb"}
-            async with http.post(CREATE, json=body, headers=headers) as response:
-                assert response.status == 200
-                apps.append((await response.json())["application"])
-    return apps
 
 
 def body_of(message: AbstractIncomingMessage) -> dict[str, object]:

@@ -18,6 +18,7 @@ from service.events.topology import Topology
 from service.persistence.database import asyncpg_dsn
 from tests.conftest import start_client
 from tests.support.broker import Observer, queue_length
+from tests.support.http import create_over_http
 from tests.support.processes import Stack, free_port
 from tests.support.rabbitmq_node import private_rabbitmq
 from tests.support.waiting import eventually
@@ -102,14 +103,6 @@ async def test_a_lock_timeout_in_the_api_is_a_503_with_retry_after(
     assert await db.fetchval("SELECT count(*) FROM oauth_apps") == 0
 
 
-async def create_many(base: str, headers: dict[str, str], count: int) -> None:
-    async with aiohttp.ClientSession(base, headers=headers) as http:
-        for n in range(count):
-            body = {"name": f"app {n}", "active": True, "redirectUri": "https://a.test"}
-            async with http.post(f"{V1}.create", json=body) as response:
-                assert response.status == 200
-
-
 async def test_a_relay_that_cannot_reach_the_broker_never_blocks_a_standby(
     stack: Stack, observer: Observer, admin: dict[str, str]
 ) -> None:
@@ -120,7 +113,7 @@ async def test_a_relay_that_cannot_reach_the_broker_never_blocks_a_standby(
     stack.env["AMQP_URL"] = healthy_url
     await stack.start("relay-healthy", "relay")
     base = await stack.serve("--no-relay")
-    await create_many(base, admin, 20)
+    await create_over_http(base, admin, 20)
     await observer.wait_for(20, timeout=15)
     assert '"relay active"' not in stack.log("relay-unreachable").read_text()
 
@@ -131,12 +124,12 @@ async def test_a_frozen_relay_loses_the_lead_to_a_standby(
     stack.env["RELAY_LEADERSHIP_TIMEOUT_SECONDS"] = "3"
     frozen = await stack.start("relay-frozen", "relay")
     base = await stack.serve("--no-relay")
-    await create_many(base, admin, 1)
+    await create_over_http(base, admin, 1)
     await observer.wait_for(1)
     frozen.send_signal(signal.SIGSTOP)
     try:
         await stack.start("relay-standby", "relay", wait_ready=False)
-        await create_many(base, admin, 20)
+        await create_over_http(base, admin, 20)
         await observer.wait_for(21, timeout=15)
         standby = stack.log("relay-standby").read_text()
         # It said it stood by, then that it took over.
@@ -233,11 +226,11 @@ async def test_a_memory_alarm_holds_the_relay_on_one_connection_until_it_clears(
         await stack.start("relay", "relay")
         del stack.env["METRICS_PORT"]
         base = await stack.serve("--no-relay")
-        await create_many(base, admin, 1)
+        await create_over_http(base, admin, 1)
         await observer.wait_for(1)
 
         await node.ctl("set_vm_memory_high_watermark", "0.000001")
-        await create_many(base, admin, 20)  # creates go on: the outbox holds the events
+        await create_over_http(base, admin, 20)  # creates go on: the outbox holds the events
         await stack.wait_for_log("relay", "broker blocked publishing")
 
         async def reported_blocked() -> bool:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
 
 from service.domain.oauth2 import s256_challenge
+from tests.support.http import create_over_http
 from tests.support.processes import Stack
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -21,21 +21,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def register(base: str, admin: dict[str, str]) -> dict[str, Any]:
-    body = {"name": "Browser <App>", "redirectUri": REDIRECT, "active": True}
-    async with (
-        aiohttp.ClientSession(base) as http,
-        http.post("/api/v1/oauth-apps.create", json=body, headers=admin) as response,
-    ):
-        app: dict[str, Any] = (await response.json())["application"]
-    return app
-
-
 async def test_a_person_signs_in_and_clicks_allow(stack: Stack, admin: dict[str, str]) -> None:
     from playwright.async_api import async_playwright
 
     base = await stack.serve("--no-relay")
-    app = await register(base, admin)
+    [app] = await create_over_http(base, admin, 1, redirect_uri=REDIRECT, name="Browser <App>")
     query = {
         "response_type": "code",
         "client_id": app["clientId"],

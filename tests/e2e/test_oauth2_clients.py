@@ -12,7 +12,6 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 import requests
 from authlib.common.security import generate_token
@@ -21,20 +20,11 @@ from requests_oauthlib import OAuth2Session as OAuthlibSession
 from sqlalchemy.engine import URL
 
 from service.persistence.database import asyncpg_dsn
+from tests.support.http import create_over_http
 from tests.support.processes import Stack
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never called: the browser stops at the redirect
 PASSWORD = "correct horse"
-
-
-async def register(base: str, admin: dict[str, str]) -> dict[str, Any]:
-    body = {"name": "third-party", "redirectUri": REDIRECT, "active": True}
-    async with (
-        aiohttp.ClientSession(base) as http,
-        http.post("/api/v1/oauth-apps.create", json=body, headers=admin) as response,
-    ):
-        app: dict[str, Any] = (await response.json())["application"]
-    return app
 
 
 def browser_consents(authorization_url: str, base: str) -> str:
@@ -138,7 +128,7 @@ async def test_a_third_party_client_completes_the_flow(
     database_url: URL,
 ) -> None:
     base = await stack.serve("--no-relay")
-    app = await register(base, admin)
+    [app] = await create_over_http(base, admin, 1, redirect_uri=REDIRECT, name="third-party")
     result = await asyncio.to_thread(flow, base, app)
     assert result["info"]["preferred_username"] == "math.bar"
     assert result["after_revoke"] in (400, 401)  # the revoked token no longer works

@@ -380,7 +380,7 @@ async def introspect(request: web.Request) -> web.Response:
         else:
             client = await _client(request, form)
         answer = await oauth2.introspect(
-            request.app[DATABASE], _field(form, "token"), client=client, principal=principal
+            request.app[DATABASE], _field(form, "token"), client=client
         )
     except (OAuthError, AuthenticationRequired) as error:
         failure = error if isinstance(error, OAuthError) else InvalidClient()

@@ -9,34 +9,16 @@ from collections.abc import Collection, Sequence
 import asyncpg
 
 from service.domain.accounts import Principal
-from service.domain.events import EventType, app_event
-from service.domain.oauth_apps import OAuthApp
-from service.domain.timestamps import utc_now
 from service.persistence.database import Database
 from service.persistence.oauth_apps import NewApp
 from service.usecases.group_commit import MAX_BATCH, AppWriter, insert_in_autocommit
+from tests.unit.usecases.fakes import new_app_row
 
 ACTOR = Principal("JFTcMhEAFbNPfnp49", "math.bar").actor
 
 
 def new_app(n: int) -> NewApp:
-    now = utc_now()
-    oauth_app = OAuthApp(
-        id=f"{n:024x}",
-        name=f"app {n}",
-        redirect_uri="https://a.test",
-        active=True,
-        client_id=f"{n:017d}",
-        created_at=now,
-        updated_at=now,
-        created_by=ACTOR,
-    )
-    return NewApp(
-        oauth_app=oauth_app,
-        secret_hash="h" * 44,
-        event=app_event(EventType.CREATED, oauth_app, actor=ACTOR, now=now),
-        reservation=None,
-    )
+    return new_app_row(f"app {n}")
 
 
 async def test_concurrent_creates_share_statements(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from service.domain.accounts import Actor
 from service.domain.events import EventType, app_event
 from service.domain.oauth_apps import OAuthApp
@@ -12,14 +14,15 @@ ACTOR = Actor("JFTcMhEAFbNPfnp49", "math.bar")
 
 
 def new_app_row(name: str) -> NewApp:
-    """A registration as the writer receives it."""
+    """A registration as the writer receives it; its ids follow from its name (unique)."""
     now = utc_now()
+    digest = hashlib.sha256(name.encode()).hexdigest()
     oauth_app = OAuthApp(
-        id=f"{abs(hash(name)):024x}"[:24],
+        id=digest[:24],
         name=name,
         redirect_uri="https://a.test",
         active=True,
-        client_id="bN9D5TjY8Cv8GqWfE",
+        client_id=digest[24:41],
         created_at=now,
         updated_at=now,
         created_by=ACTOR,
