@@ -27,7 +27,7 @@ from service.domain.backoff import Backoff
 from service.events.broker import Broker, describe, is_blocked, keep_running
 from service.events.topology import Topology, declare
 from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED, RELAY_BROKER_BLOCKED
-from service.persistence import idempotency, oauth2, outbox
+from service.persistence import idempotency, oauth2, outbox, processed_events
 from service.persistence.database import Database
 from service.persistence.outbox import PendingEvent
 from service.waiting import wait_any
@@ -53,6 +53,9 @@ class RelayConfig:
     # A relay that cannot publish (or is frozen) for this long gives up the lead.
     leadership_timeout: float = 10.0
     purge_interval: float = 300.0
+    purge_batch: int = 1000
+    # Between two purge steps while old rows remain: ~10,000 rows/s per table at most.
+    purge_pause: float = 0.1
 
 
 def plan_waves(events: Sequence[PendingEvent]) -> list[list[PendingEvent]]:
@@ -114,6 +117,7 @@ class Relay:
         self._config = config or RelayConfig()
         self._backoff = Backoff(initial=0.1, cap=2.0)
         self._next_purge = 0.0
+        self._purged: dict[str, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; every failure is retried after a backoff."""
@@ -189,7 +193,8 @@ class Relay:
             published = await self._publish_batch(connection, publisher, broker)
             await self._purge_when_due(connection)
             if published < self._config.batch_size:
-                await wait_any(wake, stop, timeout=self._config.poll_interval)
+                until_purge = max(0.0, self._next_purge - time.monotonic())
+                await wait_any(wake, stop, timeout=min(self._config.poll_interval, until_purge))
 
     async def _wait_until_unblocked(
         self, connection: AsyncConnection, broker: AbstractConnection, stop: asyncio.Event
@@ -257,20 +262,34 @@ class Relay:
         return len(events)
 
     async def _purge_when_due(self, connection: AsyncConnection) -> None:
-        now = time.monotonic()
-        if now >= self._next_purge:
-            self._next_purge = now + self._config.purge_interval
-            # The one periodic job of the service rides along: expired idempotency keys.
-            purged = await outbox.purge_published(connection, self._config.retention)
-            expired = await idempotency.purge_expired(connection)
-            expired += await oauth2.purge_expired(connection)
-            if purged or expired:
-                log.info(
-                    "housekeeping",
-                    extra={
-                        "fields": {"published_events": purged, "expired_keys_codes_tokens": expired}
-                    },
-                )
+        """Run one step of each scheduled purge when one is due.
+
+        The one periodic job of the service rides along with the relay. Each step
+        deletes at most ``purge_batch`` rows per table, between two batches of events,
+        so that a backlog of a million old rows is worked off without holding up the
+        writers or the events.
+        """
+        if time.monotonic() < self._next_purge:
+            return
+        limit = self._config.purge_batch
+        retention = self._config.retention
+        step = {
+            "published_events": await outbox.purge_published(connection, retention, limit),
+            "processed_marks": await processed_events.purge_older_than(
+                connection, retention, limit
+            ),
+            "idempotency_keys": await idempotency.purge_expired(connection, limit),
+            "oauth_codes_tokens_sessions": await oauth2.purge_expired(connection, limit),
+        }
+        for name, count in step.items():
+            self._purged[name] = self._purged.get(name, 0) + count
+        if any(count >= limit for count in step.values()):
+            self._next_purge = time.monotonic() + self._config.purge_pause
+            return
+        self._next_purge = time.monotonic() + self._config.purge_interval
+        if any(self._purged.values()):
+            log.info("housekeeping", extra={"fields": self._purged})
+        self._purged = {}
 
 
 class RelayThread:

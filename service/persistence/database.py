@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -75,6 +76,22 @@ def is_transient_database_error(error: BaseException) -> bool:
 def dump_json(value: object) -> str:
     """Serialise ``value`` as the engine does for JSON columns."""
     return orjson.dumps(value).decode()
+
+
+async def delete_batch(
+    connection: AsyncConnection, table: str, rows: str, limit: int, **params: object
+) -> int:
+    """Delete at most ``limit`` rows of ``table`` among those ``rows`` selects; return how many.
+
+    ``rows`` is a SELECT of ``ctid``s (with a ``LIMIT :limit``). Purges go in such
+    small steps so that no one statement holds locks or floods the WAL long enough
+    to slow the writes running beside it.
+    """
+    result = await connection.execute(
+        text(f"DELETE FROM {table} WHERE ctid = ANY(ARRAY({rows}))"),  # noqa: S608 - constants
+        {"limit": limit, **params},
+    )
+    return result.rowcount or 0
 
 
 def create_engine(url: URL, pool_size: int = 20) -> AsyncEngine:

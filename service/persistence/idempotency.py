@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
 from service.domain.idempotency import KEY_LIFETIME, IdempotentRequest
+from service.persistence.database import delete_batch
 from service.persistence.models import IdempotencyKey
 
 OWNER_LOCK_NAMESPACE = 0x6F61_7069  # "oapi": the first key of every owner lock
@@ -122,9 +123,11 @@ async def release(session: AsyncSession, request: IdempotentRequest) -> None:
     )
 
 
-async def purge_expired(connection: AsyncConnection) -> int:
-    """Delete keys older than their 24 hours; return how many."""
-    result = await connection.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.expires_at < func.now())
+async def purge_expired(connection: AsyncConnection, limit: int) -> int:
+    """Delete up to ``limit`` keys older than their 24 hours; return how many."""
+    return await delete_batch(
+        connection,
+        "idempotency_keys",
+        "SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT :limit",
+        limit,
     )
-    return result.rowcount or 0

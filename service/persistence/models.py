@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     func,
@@ -121,6 +122,17 @@ class OAuthAppRow(Base):
     __table_args__ = (Index("ix_oauth_apps_created_at_id", created_at.desc(), id.desc()),)
 
 
+class OAuthAppCount(Base):
+    """A share of the number of apps, kept by triggers on ``oauth_apps`` (migration 0008).
+
+    The total is the sum over the slots: exact, and read without scanning the apps.
+    """
+
+    __tablename__ = "oauth_app_counts"
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    apps: Mapped[int] = mapped_column(BigInteger)
+
+
 class OutboxEvent(Base):
     """An event written with the change it describes, waiting for the relay."""
 
@@ -159,7 +171,9 @@ class ProcessedEvent(Base):
     __tablename__ = "processed_events"
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(Timestamp, server_default=text("now()"))
+    processed_at: Mapped[datetime] = mapped_column(
+        Timestamp, server_default=text("now()"), index=True
+    )
 
 
 class IdempotencyKey(Base):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from service.persistence.database import delete_batch
 from service.persistence.models import (
     OAuthAppRow,
     OAuthCode,
@@ -325,14 +326,14 @@ async def find_session(session: AsyncSession, session_hash: str) -> tuple[str, s
     return None if row is None else (row[0], row[1])
 
 
-async def purge_expired(connection: AsyncConnection) -> int:
-    """Delete expired codes, tokens and sessions; return how many rows went."""
+async def purge_expired(connection: AsyncConnection, limit: int) -> int:
+    """Delete up to ``limit`` expired codes, tokens and sessions of each kind; return how many."""
     deleted = 0
-    for table, column in (
-        (OAuthCode, OAuthCode.expires_at),
-        (OAuthToken, OAuthToken.expires_at),
-        (WebSession, WebSession.expires_at),
-    ):
-        result = await connection.execute(delete(table).where(column < func.now()))
-        deleted += result.rowcount or 0
+    for table in ("oauth_codes", "oauth_tokens", "web_sessions"):
+        deleted += await delete_batch(
+            connection,
+            table,
+            f"SELECT ctid FROM {table} WHERE expires_at < now() LIMIT :limit",  # noqa: S608
+            limit,
+        )
     return deleted

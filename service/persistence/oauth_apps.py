@@ -6,17 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, literal, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.accounts import Actor
 from service.domain.events import Event
 from service.domain.idempotency import IdempotentRequest
 from service.domain.oauth_apps import OAuthApp
+from service.domain.pagination import Page
 from service.domain.text import storable
 from service.persistence import idempotency
 from service.persistence.database import dump_json
-from service.persistence.models import OAuthAppRow
+from service.persistence.models import OAuthAppCount, OAuthAppRow
 
 _APP_COLUMNS = (
     OAuthAppRow.id,
@@ -145,16 +146,31 @@ async def find_app(
     return None if row is None else _app_from_row(row)
 
 
-async def list_apps(session: AsyncSession, offset: int, count: int) -> tuple[list[OAuthApp], int]:
-    """Return one page of apps, newest first, and the total."""
-    rows = await session.execute(
-        select(*_APP_COLUMNS)
-        .order_by(OAuthAppRow.created_at.desc(), OAuthAppRow.id.desc())
-        .offset(offset)
-        .limit(count)
-    )
-    total = await session.scalar(select(func.count()).select_from(OAuthAppRow))
-    return [_app_from_row(row) for row in rows], total or 0
+_NEWEST_FIRST = (OAuthAppRow.created_at.desc(), OAuthAppRow.id.desc())
+
+
+async def list_apps(session: AsyncSession, page: Page) -> tuple[list[OAuthApp], bool, int]:
+    """Return one page of apps, newest first, whether more follow, and the total."""
+    # The skipped rows are walked in the (created_at, id) index alone, then only the
+    # page's rows are read from the table: an offset of 10,000 touches 10,000 index
+    # entries, not 10,000 apps.
+    ids = select(OAuthAppRow.id).order_by(*_NEWEST_FIRST)
+    if page.after is not None:
+        ids = ids.where(
+            tuple_(OAuthAppRow.created_at, OAuthAppRow.id)
+            < tuple_(literal(page.after.created_at), literal(page.after.id))
+        )
+    ids = ids.offset(page.offset).limit(page.count + 1)  # one more tells whether more follow
+    rows = (
+        await session.execute(
+            select(*_APP_COLUMNS)
+            .where(OAuthAppRow.id.in_(ids.scalar_subquery()))
+            .order_by(*_NEWEST_FIRST)
+        )
+    ).all()
+    total = await session.scalar(select(func.coalesce(func.sum(OAuthAppCount.apps), 0)))
+    found = [_app_from_row(row) for row in rows[: page.count]]
+    return found, len(rows) > page.count, int(total or 0)
 
 
 async def save_app(session: AsyncSession, app: OAuthApp) -> None:

@@ -12,7 +12,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
-    delete,
     func,
     insert,
     select,
@@ -23,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.events import Event
+from service.persistence.database import delete_batch
 from service.persistence.models import OutboxEvent
 
 # Sequence numbers travel as one array parameter: with ``IN (...)`` every batch size
@@ -126,12 +126,21 @@ async def mark_published(connection: AsyncConnection, seqs: list[int]) -> None:
         )
 
 
-async def purge_published(connection: AsyncConnection, retention: timedelta) -> int:
-    """Delete events published longer ago than ``retention``; return how many."""
-    result = await connection.execute(
-        delete(OutboxEvent).where(OutboxEvent.published_at < func.now() - retention)
+async def purge_published(connection: AsyncConnection, retention: timedelta, limit: int) -> int:
+    """Delete up to ``limit`` events published longer ago than ``retention``; return how many.
+
+    Only the oldest ``limit`` events (by ``seq``, an index walk) are looked at: events
+    are published in about the order they were made, so old ones are at the head, and
+    looking no further keeps the check cheap when a million recent events are kept.
+    """
+    return await delete_batch(
+        connection,
+        "outbox",
+        "SELECT ctid FROM (SELECT ctid, published_at FROM outbox ORDER BY seq LIMIT :limit) head"
+        " WHERE published_at < now() - CAST(:retention AS interval)",
+        limit,
+        retention=retention,
     )
-    return result.rowcount or 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from service.persistence.database import delete_batch
 from service.persistence.models import ProcessedEvent
 
 
@@ -30,3 +32,19 @@ async def was_processed(session: AsyncSession, consumer: str, event_id: uuid.UUI
         )
     )
     return found is not None
+
+
+async def purge_older_than(connection: AsyncConnection, retention: timedelta, limit: int) -> int:
+    """Delete up to ``limit`` marks older than ``retention``; return how many.
+
+    A duplicate arrives within minutes (a redelivery, a relay that died before marking
+    its events published); a week of marks, as long as the outbox keeps events, is ample.
+    """
+    return await delete_batch(
+        connection,
+        "processed_events",
+        "SELECT ctid FROM processed_events"
+        " WHERE processed_at < now() - CAST(:retention AS interval) LIMIT :limit",
+        limit,
+        retention=retention,
+    )

@@ -23,7 +23,7 @@ from service.domain.oauth_apps import (
     app_not_found,
     check_app_fields,
 )
-from service.domain.pagination import Page
+from service.domain.pagination import Cursor, Page
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.domain.timestamps import utc_now
 from service.persistence import idempotency, oauth_apps, outbox
@@ -140,14 +140,24 @@ async def _release_when_possible(db: Database, request: IdempotentRequest) -> No
             return
 
 
-async def list_oauth_apps(
-    db: Database, query: Mapping[str, str]
-) -> tuple[list[OAuthApp], Page, int]:
-    """Return one page of apps, newest first, the page and the total."""
+@dataclass(frozen=True, slots=True)
+class AppList:
+    """One page of apps, newest first, with what a client needs to ask for the next."""
+
+    oauth_apps: list[OAuthApp]
+    page: Page
+    total: int
+    next_cursor: Cursor | None
+
+
+async def list_oauth_apps(db: Database, query: Mapping[str, str]) -> AppList:
+    """Return the page of apps the query asks for."""
     page = Page.from_query(query)
     async with db.sessions() as session:
-        found, total = await oauth_apps.list_apps(session, page.offset, page.count)
-    return found, page, total
+        found, more, total = await oauth_apps.list_apps(session, page)
+    last = found[-1] if more and found else None
+    next_cursor = None if last is None else Cursor(last.created_at, last.id)
+    return AppList(found, page, total, next_cursor)
 
 
 async def get_oauth_app(db: Database, query: Mapping[str, object]) -> tuple[OAuthApp, bool]:

@@ -45,14 +45,15 @@ async def create(request: web.Request, principal: Principal) -> web.Response:
 @routes.get("/api/v1/oauth-apps.list")
 @authenticated(MANAGE_OAUTH_APPS)
 async def list_(request: web.Request, principal: Principal) -> web.Response:
-    """List apps, newest first, ``offset``/``count`` paged."""
-    found, page, total = await oauth_apps.list_oauth_apps(request.app[DATABASE], request.query)
+    """List apps, newest first, paged by ``offset``/``count`` or by ``cursor``."""
+    listed = await oauth_apps.list_oauth_apps(request.app[DATABASE], request.query)
     return json_response(
         {
-            "oauthApps": [oauth_app.to_document() for oauth_app in found],
-            "count": len(found),
-            "offset": page.offset,
-            "total": total,
+            "oauthApps": [oauth_app.to_document() for oauth_app in listed.oauth_apps],
+            "count": len(listed.oauth_apps),
+            "offset": listed.page.offset,
+            "total": listed.total,
+            "nextCursor": listed.next_cursor and listed.next_cursor.encode(),
             "success": True,
         }
     )

@@ -60,6 +60,7 @@ async def test_list_newest_first_without_secrets(client: Client, admin: dict[str
         "count": 2,
         "offset": 0,
         "total": 2,
+        "nextCursor": None,
         "success": True,
     }
 
@@ -101,9 +102,39 @@ async def test_list_pagination_edges(
     created = [app["_createdAt"] for app in everything]
     assert created == sorted(created, reverse=True)
 
+    # The cursor walks the same list, page by page, and says when it ends.
+    walked: list[dict[str, Any]] = []
+    cursor_query = "count=40"
+    while True:
+        body = await page(cursor_query)
+        walked += body["oauthApps"]
+        assert body["total"] == 105
+        if body["nextCursor"] is None:
+            break
+        cursor_query = f"count=40&cursor={body['nextCursor']}"
+    assert [app["_id"] for app in walked] == [app["_id"] for app in everything]
+    assert len(walked) == 105
+    # An offset counts from the cursor's position.
+    first = await page("count=10")
+    after = await page(f"count=5&offset=3&cursor={first['nextCursor']}")
+    assert [app["_id"] for app in after["oauthApps"]] == [app["_id"] for app in everything[13:18]]
+    # The exact total follows deletes, without counting the table.
+    await client.post(f"{V1}.delete", json={"appId": everything[0]["_id"]}, headers=admin)
+    assert (await page("count=1"))["total"] == 104
+
 
 @pytest.mark.parametrize(
-    "query", ["foo=1", "offset=0&sort=name", "count=-1", "offset=x", "count=1.5"]
+    "query",
+    [
+        "foo=1",
+        "offset=0&sort=name",
+        "count=-1",
+        "offset=x",
+        "count=1.5",
+        "cursor=x",
+        "cursor=" + base64.urlsafe_b64encode(b"1:../etc").decode(),
+        "cursor=" + base64.urlsafe_b64encode(b"999999999999999999:abc").decode(),
+    ],
 )
 async def test_list_bad_query(client: Client, admin: dict[str, str], query: str) -> None:
     response = await client.get(f"{V1}.list?{query}", headers=admin)
