@@ -1,16 +1,12 @@
-"""Benchmark of the token endpoint beside creates, in the same run (the OAuth issue's targets).
+"""The token endpoint's levels, run by bench/run.py on the same service as the creates.
 
-    .venv/bin/python bench/oauth2.py [--seconds 6]
-
-Starts `oauth-apps serve` (one process, the relay on a thread), on the benchmark's own
-database and exchange, and measures with closed-loop clients: creates/s at 16, then
-refresh-token grants/s and introspections/s at 1, 16 and 64, each with p50/p99; then
-each operation at half of its peak rate (open loop) for the p99 target, and the RSS.
+Refresh-token grants/s and introspections/s with closed-loop clients at each
+concurrency, with p50/p99; then each at half of its peak rate (open loop) for the
+p99 target.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -22,8 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
-import uvloop
-from run import BODY, PASSWORD, Service, percentile, prepare, remove_leftovers
+
+from bench.environment import PASSWORD, Service, percentile
 
 REDIRECT = "https://bench.test/cb"
 Operation = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
@@ -133,12 +129,6 @@ class Flows:
             result: dict[str, Any] = await response.json()
             return result
 
-    async def create(self, http: aiohttp.ClientSession, worker: int) -> bool:
-        async with http.post(
-            "/api/v1/oauth-apps.create", json=BODY, headers=self.headers
-        ) as response:
-            return response.status == 200
-
     async def refresh_grant(self, http: aiohttp.ClientSession, worker: int) -> bool:
         form = {"grant_type": "refresh_token", "refresh_token": self.refresh[worker]}
         async with http.post("/oauth/token", data=form, headers=self.basic) as response:
@@ -153,70 +143,32 @@ class Flows:
             return response.status == 200 and (await response.json())["active"] is True
 
 
-def row(name: str, concurrency: int | str, rate: float, latencies: list[float]) -> str:
-    return (
-        f"| {name} | {concurrency} | {rate:.1f} | {percentile(latencies, 0.5):.2f} "
-        f"| {percentile(latencies, 0.99):.2f} |"
-    )
+async def measure(
+    service: Service, headers: dict[str, str], concurrencies: list[int], seconds: float
+) -> list[dict[str, Any]]:
+    """Measure refresh grants and introspections on a running service: one row per level."""
+    flows = Flows(service.base, headers)
+    await flows.setup()
+    rows: list[dict[str, Any]] = []
 
+    def add(name: str, concurrency: int | str, rate: float, latencies: list[float]) -> None:
+        rows.append(
+            {
+                "operation": name,
+                "concurrency": concurrency,
+                "per second": round(rate, 1),
+                "p50 ms": round(percentile(latencies, 0.5), 2),
+                "p99 ms": round(percentile(latencies, 0.99), 2),
+            }
+        )
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=6)
-    args = parser.parse_args()
-    env, headers = await prepare()
-    try:
-        async with Service(env, 1) as service:
-            flows = Flows(service.base, headers)
-            await flows.setup()
-            print("| operation | concurrency | per second | p50 ms | p99 ms |")
-            print("|---|---|---|---|---|")
-            creates, latencies = await closed_loop(service.base, flows.create, 16, args.seconds)
-            print(row("create", 16, creates, latencies))
-            peaks: dict[str, float] = {}
-            for name, operation in (
-                ("refresh grant", flows.refresh_grant),
-                ("introspection", flows.introspection),
-            ):
-                for concurrency in (1, 16, 64):
-                    rate, latencies = await closed_loop(
-                        service.base, operation, concurrency, args.seconds
-                    )
-                    peaks[name] = max(peaks.get(name, 0.0), rate)
-                    print(row(name, concurrency, rate, latencies))
-            half: dict[str, list[float]] = {}
-            for name, operation in (
-                ("refresh grant", flows.refresh_grant),
-                ("introspection", flows.introspection),
-            ):
-                half[name] = await open_loop(service.base, operation, peaks[name] / 2, args.seconds)
-                print(row(f"{name} @ half peak", "open", peaks[name] / 2, half[name]))
-            rss = max(service.peak_rss_mb().values())
-    finally:
-        await remove_leftovers()
-    print()
-    print("targets:")
-    checks = [
-        (
-            peaks["refresh grant"] >= creates,
-            f"refresh grants/s >= creates/s ({peaks['refresh grant']:.0f} vs {creates:.0f})",
-        ),
-        (
-            peaks["introspection"] >= 2 * creates,
-            f"introspections/s >= 2x creates/s ({peaks['introspection']:.0f} vs {creates:.0f})",
-        ),
-        *(
-            (
-                percentile(half[name], 0.99) <= 25,
-                f"p99 <= 25 ms at half of the {name} peak ({percentile(half[name], 0.99):.1f} ms)",
-            )
-            for name in half
-        ),
-        (rss <= 100, f"API process <= 100 MB RSS ({rss:.1f} MB)"),
-    ]
-    for holds, text in checks:
-        print(f"  [{'x' if holds else ' '}] {text}")
-
-
-if __name__ == "__main__":
-    uvloop.run(main())
+    operations = {"refresh grant": flows.refresh_grant, "introspection": flows.introspection}
+    for name, operation in operations.items():
+        peak = 0.0
+        for concurrency in concurrencies:
+            rate, latencies = await closed_loop(service.base, operation, concurrency, seconds)
+            peak = max(peak, rate)
+            add(name, concurrency, rate, latencies)
+        half = await open_loop(service.base, operation, peak / 2, seconds)
+        add(f"{name} @ half peak", "open", peak / 2, half)
+    return rows
