@@ -49,7 +49,7 @@ def upgrade() -> None:
             RETURN NULL;
         END
         $$
-        """
+        """  # noqa: S608 - SLOTS is a constant
     )
     op.execute(
         """

@@ -236,12 +236,16 @@ class OAuthToken(Base):
     grant_id: Mapped[str] = mapped_column(
         ForeignKey("oauth_grants.id", ondelete="CASCADE"), index=True
     )
-    family: Mapped[str] = mapped_column(String(24), index=True)  # one code's descendants
+    family: Mapped[str] = mapped_column(String(24))  # one code's descendants
     code_hash: Mapped[str | None] = mapped_column(String(44))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        Index("ix_oauth_tokens_live_family", family, postgresql_where=text("revoked_at IS NULL")),
+    )
 
 
 class WebSession(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.persistence.database import delete_batch
@@ -71,7 +71,7 @@ class StoredToken:
     revoked_at: datetime | None
 
 
-async def find_client(session: AsyncSession, client_id: str) -> Client | None:
+async def find_client(session: AsyncSession | AsyncConnection, client_id: str) -> Client | None:
     """The app whose ``clientId`` this is."""
     row = (
         await session.execute(
@@ -237,11 +237,68 @@ async def revoke_family(session: AsyncSession, family: str, now: datetime) -> No
     await _revoke_tokens(session, OAuthToken.family == family, now)
 
 
-async def mark_refresh_used(session: AsyncSession, token_hash: str, now: datetime) -> bool:
-    """Mark a refresh token used; False when it already was (a replay)."""
-    unused = (OAuthToken.token_hash == token_hash) & OAuthToken.used_at.is_(None)
-    statement = update(OAuthToken).where(unused).values(used_at=now)
-    return await session.scalar(statement.returning(OAuthToken.token_hash)) is not None
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A refresh token exchanged for a new pair: the new tokens' hashes and expiries."""
+
+    refresh_hash: str
+    client_id: str
+    access_hash: str
+    access_expires_at: datetime
+    new_refresh_hash: str
+    refresh_expires_at: datetime
+    now: datetime
+
+
+# The whole of a rotation in ONE statement, so that in autocommit it is one round trip:
+# the refresh token is used (and retired) only if it is live and its client's, user's
+# and grant's; the family's older tokens are retired; the new pair joins the family.
+# Retired tokens leave the (family) partial index, so a long chain costs nothing.
+# A concurrent use of the same token waits on its row and then finds it used.
+_ROTATE = text(
+    """
+    WITH used AS (
+        UPDATE oauth_tokens AS t SET used_at = :now, revoked_at = :now
+        FROM oauth_grants AS g, oauth_apps AS a, users AS u
+        WHERE t.token_hash = :refresh_hash AND t.kind = 'refresh'
+          AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > :now
+          AND g.id = t.grant_id AND g.revoked_at IS NULL
+          AND a.id = g.app_id AND a.client_id = :client_id AND a.active
+          AND u.id = g.user_id AND u.active
+        RETURNING t.grant_id, t.family
+    ), retired AS (
+        UPDATE oauth_tokens SET revoked_at = :now
+        WHERE family = (SELECT family FROM used) AND revoked_at IS NULL
+          AND token_hash <> :refresh_hash
+    ), issued AS (
+        INSERT INTO oauth_tokens (token_hash, kind, grant_id, family, created_at, expires_at)
+        SELECT new.token_hash, new.kind, used.grant_id, used.family, :now, new.expires_at
+        FROM used, (VALUES (CAST(:access_hash AS varchar), 'access',
+                            CAST(:access_expires_at AS timestamptz)),
+                           (CAST(:new_refresh_hash AS varchar), 'refresh',
+                            CAST(:refresh_expires_at AS timestamptz)))
+             AS new (token_hash, kind, expires_at)
+    )
+    SELECT grant_id FROM used
+    """
+)
+
+
+async def rotate_refresh_token(connection: AsyncConnection, rotation: Rotation) -> bool:
+    """Exchange a live refresh token for the new pair; False (nothing written) otherwise."""
+    result = await connection.execute(
+        _ROTATE,
+        {
+            "refresh_hash": rotation.refresh_hash,
+            "client_id": rotation.client_id,
+            "access_hash": rotation.access_hash,
+            "access_expires_at": rotation.access_expires_at,
+            "new_refresh_hash": rotation.new_refresh_hash,
+            "refresh_expires_at": rotation.refresh_expires_at,
+            "now": rotation.now,
+        },
+    )
+    return result.first() is not None
 
 
 async def revoke_token(session: AsyncSession, token_hash: str, now: datetime) -> None:

@@ -82,8 +82,8 @@ async def authenticate_client(db: Database, client_id: str | None, secret: str |
     """The active app whose secret this is; ``InvalidClient`` otherwise."""
     if not client_id or secret is None:
         raise InvalidClient()
-    async with db.sessions() as session:
-        client = await oauth2.find_client(session, client_id)
+    async with db.autocommit.connect() as connection:
+        client = await oauth2.find_client(connection, client_id)
     # Compared even for an unknown client, so that timing does not tell which exist.
     stored = client.secret_hash if client is not None else hash_token("")
     if not secrets_match(stored, hash_token(secret)) or client is None or not client.active:
@@ -220,22 +220,27 @@ async def refresh(db: Database, client: Client, refresh_token: str | None) -> Is
         raise OAuthError("invalid_request", "refresh_token is required")
     token_hash = hash_token(refresh_token)
     now = utc_now()
+    access, new_refresh = random_secret(), random_secret()
+    rotation = oauth2.Rotation(
+        refresh_hash=token_hash,
+        client_id=client.client_id,
+        access_hash=hash_token(access),
+        access_expires_at=now + ACCESS_TOKEN_LIFETIME,
+        new_refresh_hash=hash_token(new_refresh),
+        refresh_expires_at=now + REFRESH_TOKEN_LIFETIME,
+        now=now,
+    )
+    # The usual case, a live token, is one statement; only a refusal looks further.
+    async with db.autocommit.connect() as connection:
+        if await oauth2.rotate_refresh_token(connection, rotation):
+            return IssuedTokens(access, new_refresh, int(ACCESS_TOKEN_LIFETIME.total_seconds()))
     async with db.sessions.begin() as session:
         stored = await oauth2.find_token(session, token_hash, lock=True)
         if stored is None or stored.kind != "refresh" or stored.grant.client_id != client.client_id:
             raise OAuthError("invalid_grant", "The refresh token is not valid for this client")
-        replayed = stored.used_at is not None
-        if not replayed:
-            if not _usable(stored, now):
-                raise OAuthError("invalid_grant", "The refresh token is expired or revoked")
-            await oauth2.mark_refresh_used(session, token_hash, now)
-            # The old access tokens of the family go with the used refresh token.
-            await oauth2.revoke_family(session, stored.family, now)
-            return await _issue(
-                session, stored.grant, family=stored.family, code_hash=None, now=now
-            )
-    # RFC 9700 section 4.14.2: a used refresh token presented again revokes the family.
-    async with db.sessions.begin() as session:
+        if stored.used_at is None:
+            raise OAuthError("invalid_grant", "The refresh token is expired or revoked")
+        # RFC 9700 section 4.14.2: a used refresh token presented again revokes the family.
         await oauth2.revoke_family(session, stored.family, now)
         await _revoke_grant(session, stored.grant, _client_actor(client), now)
     raise OAuthError("invalid_grant", "The refresh token was already used")
@@ -271,8 +276,8 @@ async def introspect(db: Database, token: str | None, *, client: Client | None) 
     """RFC 7662: for the client the token was issued to, or (``client`` None) a manager."""
     if not token:
         raise OAuthError("invalid_request", "token is required")
-    async with db.sessions() as session:
-        stored = await oauth2.find_token(session, hash_token(token))
+    async with db.autocommit.connect() as connection:
+        stored = await oauth2.find_token(connection, hash_token(token))
     now = utc_now()
     if stored is None or not _usable(stored, now) or (stored.kind == "refresh" and stored.used_at):
         return {"active": False}

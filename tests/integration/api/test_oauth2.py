@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import re
@@ -164,6 +165,46 @@ async def test_refresh_rotates_and_a_replay_revokes_the_family(
     assert (await client.post("/oauth/token", data=later, headers=basic(app))).status == 400
     types = await db.fetch("SELECT event_type FROM outbox ORDER BY seq")
     assert types[-1]["event_type"] == "oauth_grant.revoked"
+
+
+async def test_a_long_refresh_chain_keeps_one_live_pair_and_old_access_tokens_die(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    app = await register(client, admin)
+    verifier, challenge = pkce()
+    tokens = await (
+        await exchange(client, app, await code_for(client, app, challenge), verifier)
+    ).json()
+    first_access = tokens["access_token"]
+    for _ in range(5):
+        form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        answer = await client.post("/oauth/token", data=form, headers=basic(app))
+        assert answer.status == 200
+        tokens = await answer.json()
+    assert await db.fetchval("SELECT count(*) FROM oauth_tokens WHERE revoked_at IS NULL") == 2
+    assert await db.fetchval("SELECT count(*) FROM oauth_tokens") == 12
+    old = {"Authorization": f"Bearer {first_access}"}
+    assert (await client.get("/oauth/userinfo", headers=old)).status == 401
+    new = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await client.get("/oauth/userinfo", headers=new)).status == 200
+
+
+async def test_the_same_refresh_token_twice_at_once_rotates_once_then_revokes(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    app = await register(client, admin)
+    verifier, challenge = pkce()
+    tokens = await (
+        await exchange(client, app, await code_for(client, app, challenge), verifier)
+    ).json()
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    answers = await asyncio.gather(
+        *(client.post("/oauth/token", data=form, headers=basic(app)) for _ in range(4))
+    )
+    assert sorted(answer.status for answer in answers) == [200, 400, 400, 400]
+    # The losers were replays: the family, the winner's new pair included, is revoked.
+    assert await db.fetchval("SELECT count(*) FROM oauth_tokens WHERE revoked_at IS NULL") == 0
+    assert await db.fetchval("SELECT count(*) FROM oauth_grants WHERE revoked_at IS NULL") == 0
 
 
 async def test_a_code_used_twice_revokes_what_it_issued(
