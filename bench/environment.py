@@ -32,28 +32,35 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def remove_leftovers() -> None:
-    """Drop the benchmark's database, queues and exchanges (before a run, and after it)."""
+async def remove_leftovers(name: str = DATABASE) -> None:
+    """Drop a benchmark's database, queues and exchanges (before a run, and after it).
+
+    ``name`` is both the database's and the exchange's (and the queues' prefix).
+    """
     connection = await aio_pika.connect(AMQP)
     async with connection:
         channel = await connection.channel()
         for queue in ("audit", "notification", "audit.dlq", "notification.dlq"):
-            await channel.queue_delete(f"{EXCHANGE}.{queue}")
-        for exchange in (EXCHANGE, f"{EXCHANGE}.dlx"):
+            await channel.queue_delete(f"{name}.{queue}")
+        for exchange in (name, f"{name}.dlx"):
             await channel.exchange_delete(exchange)
     admin = await asyncpg.connect(f"{PG}/postgres")
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
 
 
-async def prepare() -> tuple[dict[str, str], dict[str, str]]:
+async def prepare(name: str = DATABASE) -> tuple[dict[str, str], dict[str, str]]:
+    """A new database and exchange called ``name``, migrated, with an admin and its token.
+
+    Returns the service's environment and the admin's REST headers.
+    """
     # Earlier runs may have left millions of messages in the consumer queues (no
     # consumer runs here), which slows RabbitMQ down: start every run from nothing.
-    await remove_leftovers()
+    await remove_leftovers(name)
     env = dict(os.environ) | {
-        "DATABASE_URL": f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{DATABASE}",
+        "DATABASE_URL": f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{name}",
         "AMQP_URL": AMQP,
-        "EVENTS_EXCHANGE": EXCHANGE,
+        "EVENTS_EXCHANGE": name,
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_CALLS": "0",
     }

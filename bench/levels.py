@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +22,64 @@ import orjson
 from bench.cpu import CPU_PARTS, CpuMeter
 from bench.environment import AMQP, BODY, DATABASE, EXCHANGE, PG, ROOT, Service, percentile
 from bench.observer import Observer
+
+# One request of a Python-client level: (session, client number) -> whether it succeeded.
+Operation = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Hold the Python client's garbage collector over a level.
+
+    Its pauses (50-170 ms for a full collection) would stall every request in flight
+    and show up as the service's latency.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def closed_loop(
+    base: str, operation: Operation, concurrency: int, seconds: float
+) -> tuple[float, list[float]]:
+    """Run ``operation`` from ``concurrency`` clients for ``seconds``: rate and latencies (ms)."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def client(worker: int) -> None:
+        async with aiohttp.ClientSession(base) as http:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                assert await operation(http, worker)
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    with paused_gc():
+        await asyncio.gather(*(client(n) for n in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def open_loop(base: str, operation: Operation, rate: float, seconds: float) -> list[float]:
+    """Start ``operation`` at a fixed ``rate`` for ``seconds``; return the latencies (ms)."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(base) as http:
+        tasks = []
+
+        async def one(worker: int) -> None:
+            started = time.perf_counter()
+            assert await operation(http, worker)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+        with paused_gc():
+            begin = time.perf_counter()
+            for n in range(int(rate * seconds)):
+                await asyncio.sleep(max(0.0, begin + n / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(n % 64)))
+            await asyncio.gather(*tasks)
+    return latencies
 
 
 def relay_kept_up(backlog_growth: float, rate: float) -> bool:
@@ -124,19 +186,20 @@ async def drive(
 
         meter = CpuMeter(service.process.pid)
         sampler = asyncio.create_task(_sample_backlog(db, level, deadline))
-        if rate is None:
-            await asyncio.gather(*(closed_loop() for _ in range(concurrency)))
-        else:
-            tasks = []
-            start = time.perf_counter()
-            n = 0
-            while (now := time.perf_counter()) < deadline:
-                due = start + n / rate
-                if now < due:
-                    await asyncio.sleep(due - now)
-                tasks.append(asyncio.create_task(one()))
-                n += 1
-            await asyncio.gather(*tasks)
+        with paused_gc():
+            if rate is None:
+                await asyncio.gather(*(closed_loop() for _ in range(concurrency)))
+            else:
+                tasks = []
+                start = time.perf_counter()
+                n = 0
+                while (now := time.perf_counter()) < deadline:
+                    due = start + n / rate
+                    if now < due:
+                        await asyncio.sleep(due - now)
+                    tasks.append(asyncio.create_task(one()))
+                    n += 1
+                await asyncio.gather(*tasks)
         await sampler
         level.cpu = meter.stop()
     level.final_backlog = await db.fetchval(
@@ -180,6 +243,43 @@ def _duration(text: str) -> float:
     raise ValueError(text)
 
 
+@dataclass
+class WrkResult:
+    """What wrk reports: requests answered per second, latency percentiles, errors."""
+
+    rate: float
+    percentiles: dict[float, float]
+    errors: int
+
+
+async def wrk(url: str, script: Path, concurrency: int, seconds: float) -> WrkResult:
+    """Run wrk (one thread, closed loop) with a Lua script against ``url``."""
+    process = await asyncio.create_subprocess_exec(
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{int(seconds)}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output = (await process.communicate())[0].decode()
+    result = WrkResult(0.0, {}, 0)
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
+            result.percentiles[float(parts[0][:-1]) / 100] = _duration(parts[1])
+        if line.startswith("Requests/sec:"):
+            result.rate = float(parts[1])
+        if line.strip().startswith("Non-2xx"):
+            result.errors += int(parts[-1])
+        if line.strip().startswith("Socket errors"):
+            result.errors += sum(int(p.rstrip(",")) for p in parts if p.rstrip(",").isdigit())
+    return result
+
+
 async def drive_wrk(
     service: Service,
     headers: dict[str, str],
@@ -206,33 +306,14 @@ async def drive_wrk(
     before = await db.fetchval("SELECT count(*) FROM oauth_apps")
     meter = CpuMeter(service.process.pid)
     backlog_task = asyncio.create_task(_sample_backlog(db, level, time.perf_counter() + seconds))
-    process = await asyncio.create_subprocess_exec(
-        "wrk",
-        "-t1",
-        f"-c{concurrency}",
-        f"-d{int(seconds)}s",
-        "--latency",
-        "-s",
-        str(script),
-        f"{service.base}/api/v1/oauth-apps.create",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    output = (await process.communicate())[0].decode()
+    result = await wrk(f"{service.base}/api/v1/oauth-apps.create", script, concurrency, seconds)
     await backlog_task
     level.cpu = meter.stop()
     level.final_backlog = await db.fetchval(
         "SELECT count(*) FROM outbox WHERE published_at IS NULL"
     )
-    created = await db.fetchval("SELECT count(*) FROM oauth_apps") - before
-    level.count = created
-    for line in output.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
-            level.reported[float(parts[0][:-1]) / 100] = _duration(parts[1])
-        if line.strip().startswith("Non-2xx"):
-            level.errors += int(parts[-1])
-        if line.strip().startswith("Socket errors"):
-            level.errors += sum(int(p.rstrip(",")) for p in parts if p.rstrip(",").isdigit())
+    level.count = await db.fetchval("SELECT count(*) FROM oauth_apps") - before
+    level.reported, level.errors = result.percentiles, result.errors
     sent = {}
     for line in answers.read_text().splitlines():
         app_id, seconds_part, nanoseconds = line.split()

@@ -7,60 +7,19 @@ p99 target.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
 import secrets
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 
-from bench.environment import PASSWORD, Service, percentile
+from bench.environment import PASSWORD, ROOT, Service, percentile
+from bench.levels import WrkResult, closed_loop, open_loop, wrk
 
 REDIRECT = "https://bench.test/cb"
-Operation = Callable[[aiohttp.ClientSession, int], Awaitable[bool]]
-
-
-async def closed_loop(
-    base: str, operation: Operation, concurrency: int, seconds: float
-) -> tuple[float, list[float]]:
-    """Run ``operation`` from ``concurrency`` clients for ``seconds``: rate and latencies (ms)."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def client(worker: int) -> None:
-        async with aiohttp.ClientSession(base) as http:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                assert await operation(http, worker)
-                latencies.append((time.perf_counter() - started) * 1000)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - started), latencies
-
-
-async def open_loop(base: str, operation: Operation, rate: float, seconds: float) -> list[float]:
-    """Start ``operation`` at a fixed ``rate`` for ``seconds``; return the latencies (ms)."""
-    latencies: list[float] = []
-    async with aiohttp.ClientSession(base) as http:
-        tasks = []
-
-        async def one(worker: int) -> None:
-            started = time.perf_counter()
-            assert await operation(http, worker)
-            latencies.append((time.perf_counter() - started) * 1000)
-
-        begin = time.perf_counter()
-        for n in range(int(rate * seconds)):
-            await asyncio.sleep(max(0.0, begin + n / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(n % 64)))
-        await asyncio.gather(*tasks)
-    return latencies
 
 
 class Flows:
@@ -94,6 +53,12 @@ class Flows:
             ) as answer:
                 tokens = await self._exchange(answer.headers["Location"], verifier)
             self.access = tokens["access_token"]
+        self.browser = jar
+        await self.renew_refresh_tokens()
+
+    async def renew_refresh_tokens(self) -> None:
+        """One refresh token per client (64), each of a family of its own."""
+        async with aiohttp.ClientSession(self.base, cookie_jar=self.browser) as browser:
             for worker in range(64):  # the grant is remembered: codes come at once
                 verifier, query = self._query()
                 async with browser.get(
@@ -143,32 +108,120 @@ class Flows:
             return response.status == 200 and (await response.json())["active"] is True
 
 
+# wrk's scripts. A refresh token is good once: each answer's new token goes back into
+# the pool that the next request (on whichever connection) takes its token from.
+REFRESH_SCRIPT = """
+local tokens = {{}}
+for line in io.lines("{tokens}") do table.insert(tokens, line) end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "{authorization}"
+
+function request()
+  local token = table.remove(tokens) or "exhausted"
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. token)
+end
+
+function response(status, headers, body)
+  if status == 200 then
+    table.insert(tokens, body:match('"refresh_token":"([^"]+)"'))
+  end
+end
+"""
+
+INTROSPECT_SCRIPT = """
+wrk.method = "POST"
+wrk.body = "token={token}"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "{authorization}"
+"""
+
+
+class WrkFlows:
+    """The token levels driven by wrk, from the tokens a ``Flows`` obtained."""
+
+    def __init__(self, base: str, flows: Flows) -> None:
+        self.base = base
+        self.flows = flows
+        self.directory = ROOT / "bench" / "results"
+        self.directory.mkdir(exist_ok=True)
+
+    async def run(self, name: str, concurrency: int, seconds: float) -> WrkResult:
+        authorization = self.flows.basic["Authorization"]
+        script = self.directory / f"{name.replace(' ', '-')}.lua"
+        if name == "refresh grant":
+            pool = self.directory / "refresh-tokens.txt"
+            pool.write_text("\n".join(self.flows.refresh.values()) + "\n")
+            script.write_text(REFRESH_SCRIPT.format(tokens=pool, authorization=authorization))
+            result = await wrk(f"{self.base}/oauth/token", script, concurrency, seconds)
+            # The tokens the run ended with are lost to this process: take fresh ones.
+            await self.flows.renew_refresh_tokens()
+            return result
+        script.write_text(
+            INTROSPECT_SCRIPT.format(token=self.flows.access, authorization=authorization)
+        )
+        return await wrk(f"{self.base}/oauth/introspect", script, concurrency, seconds)
+
+
 async def measure(
-    service: Service, headers: dict[str, str], concurrencies: list[int], seconds: float
+    service: Service,
+    headers: dict[str, str],
+    concurrencies: list[int],
+    seconds: float,
+    *,
+    client: str,
 ) -> list[dict[str, Any]]:
-    """Measure refresh grants and introspections on a running service: one row per level."""
+    """Measure refresh grants and introspections on a running service: one row per level.
+
+    With wrk, the half-peak level is the concurrency whose rate in a 2 s probe comes
+    closest to half of the peak (as for creates); with the Python client, an open loop
+    at exactly half of the peak.
+    """
     flows = Flows(service.base, headers)
     await flows.setup()
     rows: list[dict[str, Any]] = []
 
-    def add(name: str, concurrency: int | str, rate: float, latencies: list[float]) -> None:
+    def add(
+        name: str, concurrency: int | str, rate: float, p50: float, p99: float, errors: int
+    ) -> None:
         rows.append(
             {
                 "operation": name,
                 "concurrency": concurrency,
                 "per second": round(rate, 1),
-                "p50 ms": round(percentile(latencies, 0.5), 2),
-                "p99 ms": round(percentile(latencies, 0.99), 2),
+                "p50 ms": round(p50, 2),
+                "p99 ms": round(p99, 2),
+                "errors": errors,
             }
         )
 
+    if client == "wrk":
+        driver = WrkFlows(service.base, flows)
+        for name in ("refresh grant", "introspection"):
+            results = [await driver.run(name, c, seconds) for c in concurrencies]
+            for concurrency, result in zip(concurrencies, results, strict=True):
+                add(name, concurrency, result.rate, *_ms(result), result.errors)
+            peak = max(result.rate for result in results)
+            probes = {c: await driver.run(name, c, 2) for c in (1, 2, 4, 8)}
+            closest = min(probes, key=lambda c: abs(probes[c].rate - peak / 2))
+            half = await driver.run(name, closest, seconds)
+            add(f"{name} @ half peak", closest, half.rate, *_ms(half), half.errors)
+        return rows
     operations = {"refresh grant": flows.refresh_grant, "introspection": flows.introspection}
     for name, operation in operations.items():
         peak = 0.0
         for concurrency in concurrencies:
             rate, latencies = await closed_loop(service.base, operation, concurrency, seconds)
             peak = max(peak, rate)
-            add(name, concurrency, rate, latencies)
-        half = await open_loop(service.base, operation, peak / 2, seconds)
-        add(f"{name} @ half peak", "open", peak / 2, half)
+            add(name, concurrency, rate, *_percentiles(latencies), 0)
+        latencies = await open_loop(service.base, operation, peak / 2, seconds)
+        add(f"{name} @ half peak", "open", peak / 2, *_percentiles(latencies), 0)
     return rows
+
+
+def _ms(result: WrkResult) -> tuple[float, float]:
+    return result.percentiles[0.5] * 1000, result.percentiles[0.99] * 1000
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    return percentile(latencies, 0.5), percentile(latencies, 0.99)

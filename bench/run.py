@@ -49,7 +49,9 @@ async def one_round(
         sustained = [level for level in levels if level.sustained] or levels
         peak = max(sustained, key=lambda level: level.rate)
         levels.append(await half_peak(args, service, headers, observer, db, peak))
-        tokens = await oauth2.measure(service, headers, args.concurrency, args.seconds)
+        tokens = await oauth2.measure(
+            service, headers, args.concurrency, args.seconds, client=args.client
+        )
         rss = service.peak_rss_mb()
     for concurrency in args.concurrency:
         levels.append(await run_baseline(observer, concurrency, args.seconds))

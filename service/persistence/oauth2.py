@@ -383,14 +383,15 @@ async def find_session(session: AsyncSession, session_hash: str) -> tuple[str, s
     return None if row is None else (row[0], row[1])
 
 
-async def purge_expired(connection: AsyncConnection, limit: int) -> int:
-    """Delete up to ``limit`` expired codes, tokens and sessions of each kind; return how many."""
-    deleted = 0
-    for table in ("oauth_codes", "oauth_tokens", "web_sessions"):
-        deleted += await delete_batch(
-            connection,
-            table,
-            f"SELECT ctid FROM {table} WHERE expires_at < now() LIMIT :limit",  # noqa: S608
-            limit,
-        )
-    return deleted
+EXPIRING_TABLES = ("oauth_codes", "oauth_tokens", "web_sessions")
+
+
+async def purge_expired(connection: AsyncConnection, table: str, limit: int) -> int:
+    """Delete up to ``limit`` expired rows of one of ``EXPIRING_TABLES``; return how many."""
+    assert table in EXPIRING_TABLES
+    return await delete_batch(
+        connection,
+        table,
+        f"SELECT ctid FROM {table} WHERE expires_at < now() LIMIT :limit",  # noqa: S608
+        limit,
+    )
