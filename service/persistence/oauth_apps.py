@@ -35,17 +35,30 @@ _APP_COLUMNS = (
 
 
 def _app_from_row(row: Any) -> OAuthApp:
-    updated_by = Actor(row.updated_by_id, row.updated_by_username) if row.updated_by_id else None
+    # Positional, in _APP_COLUMNS' order: a list page builds fifty of these.
+    (
+        app_id,
+        name,
+        redirect_uri,
+        active,
+        client_id,
+        created_at,
+        updated_at,
+        created_by_id,
+        created_by_username,
+        updated_by_id,
+        updated_by_username,
+    ) = row[:11]
     return OAuthApp(
-        id=row.id,
-        name=row.name,
-        redirect_uri=row.redirect_uri,
-        active=row.active,
-        client_id=row.client_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        created_by=Actor(row.created_by_id, row.created_by_username),
-        updated_by=updated_by,
+        id=app_id,
+        name=name,
+        redirect_uri=redirect_uri,
+        active=active,
+        client_id=client_id,
+        created_at=created_at,
+        updated_at=updated_at,
+        created_by=Actor(created_by_id, created_by_username),
+        updated_by=Actor(updated_by_id, updated_by_username) if updated_by_id else None,
     )
 
 
@@ -126,7 +139,7 @@ async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[Ne
 
 
 async def find_app(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     *,
     app_id: str | None = None,
     client_id: str | None = None,
@@ -147,13 +160,16 @@ async def find_app(
 
 
 _NEWEST_FIRST = (OAuthAppRow.created_at.desc(), OAuthAppRow.id.desc())
+_TOTAL = select(func.coalesce(func.sum(OAuthAppCount.apps), 0)).scalar_subquery()
 
 
-async def list_apps(session: AsyncSession, page: Page) -> tuple[list[OAuthApp], bool, int]:
+async def list_apps(
+    connection: AsyncSession | AsyncConnection, page: Page
+) -> tuple[list[OAuthApp], bool, int]:
     """Return one page of apps, newest first, whether more follow, and the total."""
     # The skipped rows are walked in the (created_at, id) index alone, then only the
     # page's rows are read from the table: an offset of 10,000 touches 10,000 index
-    # entries, not 10,000 apps.
+    # entries, not 10,000 apps. The total rides along in the same statement.
     ids = select(OAuthAppRow.id).order_by(*_NEWEST_FIRST)
     if page.after is not None:
         ids = ids.where(
@@ -162,13 +178,13 @@ async def list_apps(session: AsyncSession, page: Page) -> tuple[list[OAuthApp], 
         )
     ids = ids.offset(page.offset).limit(page.count + 1)  # one more tells whether more follow
     rows = (
-        await session.execute(
-            select(*_APP_COLUMNS)
+        await connection.execute(
+            select(*_APP_COLUMNS, _TOTAL)
             .where(OAuthAppRow.id.in_(ids.scalar_subquery()))
             .order_by(*_NEWEST_FIRST)
         )
     ).all()
-    total = await session.scalar(select(func.coalesce(func.sum(OAuthAppCount.apps), 0)))
+    total = rows[0][-1] if rows else await connection.scalar(select(_TOTAL))
     found = [_app_from_row(row) for row in rows[: page.count]]
     return found, len(rows) > page.count, int(total or 0)
 

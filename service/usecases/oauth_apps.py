@@ -153,8 +153,8 @@ class AppList:
 async def list_oauth_apps(db: Database, query: Mapping[str, str]) -> AppList:
     """Return the page of apps the query asks for."""
     page = Page.from_query(query)
-    async with db.sessions() as session:
-        found, more, total = await oauth_apps.list_apps(session, page)
+    async with db.autocommit.connect() as connection:
+        found, more, total = await oauth_apps.list_apps(connection, page)
     last = found[-1] if more and found else None
     next_cursor = None if last is None else Cursor(last.created_at, last.id)
     return AppList(found, page, total, next_cursor)
@@ -165,11 +165,11 @@ async def get_oauth_app(db: Database, query: Mapping[str, object]) -> tuple[OAut
     branch, valid = GET_QUERY_SCHEMA.validate(query)
     identifier = next(iter(valid.values()))
     assert isinstance(identifier, str)
-    async with db.sessions() as session:
+    async with db.autocommit.connect() as connection:
         if branch == 1:
-            found = await oauth_apps.find_app(session, client_id=identifier)
+            found = await oauth_apps.find_app(connection, client_id=identifier)
         else:
-            found = await oauth_apps.find_app(session, app_id=identifier)
+            found = await oauth_apps.find_app(connection, app_id=identifier)
     if found is None:
         raise AppNotFound()
     return found, branch == 2
