@@ -10,7 +10,7 @@ from aiohttp import web
 
 from service import bootstrap
 from service.api.bodies import MAX_BODY_BYTES
-from service.api.connections import ConnectionGuard, ConnectionLimits, activity_middleware
+from service.api.connections import ConnectionGuard, ConnectionLimits
 from service.api.handlers import accounts, health, oauth2, oauth_apps, permissions
 from service.api.keys import (
     APP_WRITER,
@@ -22,7 +22,7 @@ from service.api.keys import (
     READINESS,
     SETTINGS,
 )
-from service.api.middlewares import error_middleware, metrics_middleware, request_id_middleware
+from service.api.middlewares import request_middleware
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
@@ -40,12 +40,7 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     )
     application = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[
-            activity_middleware(guard),
-            request_id_middleware,
-            metrics_middleware,
-            error_middleware,
-        ],
+        middlewares=[request_middleware(guard)],
     )
     application[SETTINGS] = settings
     application[CONNECTION_GUARD] = guard

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 SWEEP_INTERVAL = 0.25
 _REFUSAL = (
@@ -162,20 +161,6 @@ class ConnectionGuard:
             for transport, connection in list(self._open.items()):
                 if not connection.in_request and now > connection.deadline:
                     transport.close()
-
-
-def activity_middleware(guard: ConnectionGuard) -> Middleware:
-    """Tell the guard when each request starts and ends."""
-
-    @web.middleware
-    async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
-        guard.request_started(request.transport)
-        try:
-            return await handler(request)
-        finally:
-            guard.request_finished(request.transport)
-
-    return track
 
 
 class GuardedSite(web.TCPSite):

@@ -16,11 +16,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from service.api.keys import DATABASE
 from service.persistence import oauth2, outbox
-from service.persistence.models import ProcessedEvent
 
 
 async def render_metrics(app: web.Application) -> tuple[bytes, str]:
@@ -43,11 +41,6 @@ async def _database_metrics(app: web.Application) -> bytes:
     async with app[DATABASE].autocommit.connect() as connection:
         count, age = await outbox.backlog(connection)
         live_grants = await oauth2.count_live_grants(connection)
-        rows = (
-            await connection.execute(
-                select(ProcessedEvent.consumer, func.count()).group_by(ProcessedEvent.consumer)
-            )
-        ).all()
     backlog = GaugeMetricFamily(
         "oauth_apps_outbox_backlog", "Events not yet confirmed by RabbitMQ.", value=count
     )
@@ -56,20 +49,13 @@ async def _database_metrics(app: web.Application) -> bytes:
         "Age of the oldest event still in the outbox (0 when empty).",
         value=age,
     )
-    processed = GaugeMetricFamily(
-        "oauth_apps_consumer_processed_events",
-        "Events each consumer has acted on (its processed_events rows).",
-        labels=["consumer"],
-    )
-    for consumer, total in rows:
-        processed.add_metric([consumer], total)
     grants = GaugeMetricFamily(
         "oauth_apps_oauth_active_grants",
         "Grants not revoked (users who allowed an app).",
         value=live_grants,
     )
     registry = CollectorRegistry()
-    registry.register(_Families([backlog, oldest, processed, grants]))
+    registry.register(_Families([backlog, oldest, grants]))
     return generate_latest(registry)
 
 
