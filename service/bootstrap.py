@@ -21,10 +21,10 @@ from service.persistence.database import Database, check_connection
 from service.persistence.migrations import check_schema
 
 if TYPE_CHECKING:
-    from service.api.auth_cache import AuthCache
     from service.api.readiness import ReadinessProbe
     from service.events.broker import Broker
     from service.events.topology import Topology
+    from service.usecases.auth_cache import AuthCache
     from service.usecases.group_commit import AppWriter
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,9 @@ async def process_session(settings: Settings) -> AsyncIterator[AuthCache]:
     The session listens for ``auth_changed`` (each notification empties the cache) and
     holds the lock that shows this process alive to idempotency reservations.
     """
-    from service.api.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
     from service.persistence.idempotency import hold_owner_lock
     from service.persistence.pg_listen import PgListener
+    from service.usecases.auth_cache import AUTH_CHANGED_CHANNEL, AuthCache
 
     cache = AuthCache()
 

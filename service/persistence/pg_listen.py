@@ -20,7 +20,7 @@ HEALTH_CHECK_INTERVAL = 5.0
 
 
 class PgListener:
-    """Calls ``on_notification`` for each notification on ``channel`` between start and close.
+    """Calls ``on_notification(payload)`` for each notification on ``channel``, start to close.
 
     ``on_listening(False)`` is called whenever notifications may be missed (not yet
     connected, connection lost), ``on_listening(True)`` once listening again.
@@ -33,7 +33,7 @@ class PgListener:
         url: URL,
         channel: str,
         *,
-        on_notification: Callable[[], None],
+        on_notification: Callable[[str], None],
         on_listening: Callable[[bool], None],
         on_connected: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
     ) -> None:
@@ -64,7 +64,9 @@ class PgListener:
                 connection = await asyncpg.connect(asyncpg_dsn(self._url), timeout=5)
                 if self._on_connected is not None:
                     await self._on_connected(connection)
-                await connection.add_listener(self._channel, lambda *_: self._on_notification())
+                await connection.add_listener(
+                    self._channel, lambda *args: self._on_notification(args[-1])
+                )
                 self._on_listening(True)
                 backoff.reset()
                 while not self._stop.is_set():

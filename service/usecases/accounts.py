@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +22,7 @@ from service.domain.text import storable
 from service.domain.timestamps import utc_now
 from service.persistence import accounts
 from service.persistence.database import Database
-
-if TYPE_CHECKING:
-    # Only a parameter type: the cache itself belongs to the HTTP layer.
-    from service.api.auth_cache import AuthCache
+from service.usecases.auth_cache import AuthCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +38,18 @@ async def authenticate(
 ) -> Principal | None:
     """Return the caller named by ``X-User-Id`` when ``X-Auth-Token`` is one of its live tokens."""
     token_hash = hash_token(auth_token)
-    if cache is not None and (cached := cache.get(user_id, token_hash)) is not None:
+    if cache is not None and (cached := cache.logins.get((user_id, token_hash))) is not None:
         return cached
-    generation = cache.generation if cache is not None else 0
+    generation = cache.logins.generation if cache is not None else 0
     async with db.autocommit.connect() as connection:
         found = await accounts.find_principal(connection, user_id, token_hash)
     if found is None:
         return None
     principal, expires_at = found
     if cache is not None:
-        cache.put(user_id, token_hash, principal, token_expires=expires_at, generation=generation)
+        cache.logins.put(
+            (user_id, token_hash), principal, generation=generation, expires=expires_at
+        )
     return principal
 
 
@@ -101,7 +99,7 @@ async def logout(
         await accounts.delete_token(session, user_id, token_hash)
     if cache is not None:
         # This process forgets now; the others when the notification reaches them.
-        cache.forget(user_id, token_hash)
+        cache.logins.forget((user_id, token_hash))
 
 
 async def profile(db: Database, user_id: str) -> UserProfile | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,13 +29,7 @@ from service.domain.timestamps import format_timestamp, utc_now
 from service.persistence import accounts, oauth2, outbox
 from service.persistence.database import Database
 from service.persistence.oauth2 import Client, Grant, StoredCode, StoredToken
-
-if TYPE_CHECKING:
-    # Only a parameter type: the cache itself belongs to the HTTP layer.
-    from service.api.auth_cache import AuthCache
-
-# The principal cache's user-id slot for access tokens: no user id is this short.
-BEARER = "~"
+from service.usecases.auth_cache import AuthCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +72,19 @@ async def client_for_authorize(
     return client, choose_redirect_uri(registered_uris(client.redirect_uri), redirect_uri)
 
 
-async def authenticate_client(db: Database, client_id: str | None, secret: str | None) -> Client:
+async def authenticate_client(
+    db: Database, client_id: str | None, secret: str | None, *, cache: AuthCache | None = None
+) -> Client:
     """The active app whose secret this is; ``InvalidClient`` otherwise."""
     if not client_id or secret is None:
         raise InvalidClient()
-    async with db.autocommit.connect() as connection:
-        client = await oauth2.find_client(connection, client_id)
+    client = cache.clients.get(client_id) if cache is not None else None
+    if client is None:
+        generation = cache.clients.generation if cache is not None else 0
+        async with db.autocommit.connect() as connection:
+            client = await oauth2.find_client(connection, client_id)
+        if client is not None and cache is not None:
+            cache.clients.put(client.client_id, client, generation=generation)
     # Compared even for an unknown client, so that timing does not tell which exist.
     stored = client.secret_hash if client is not None else hash_token("")
     if not secrets_match(stored, hash_token(secret)) or client is None or not client.active:
@@ -309,17 +310,15 @@ async def bearer_principal(
 ) -> Principal | None:
     """The caller an access token stands for on ``/api/v1``, through the principal cache."""
     token_hash = hash_token(access_token)
-    if cache is not None and (cached := cache.get(BEARER, token_hash)) is not None:
+    if cache is not None and (cached := cache.bearers.get(token_hash)) is not None:
         return cached
-    generation = cache.generation if cache is not None else 0
+    generation = cache.bearers.generation if cache is not None else 0
     found = await bearer_user(db, access_token)
     if found is None:
         return None
     principal, stored = found
     if cache is not None:
-        cache.put(
-            BEARER, token_hash, principal, token_expires=stored.expires_at, generation=generation
-        )
+        cache.bearers.put(token_hash, principal, generation=generation, expires=stored.expires_at)
     return principal
 
 

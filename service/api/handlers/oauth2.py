@@ -15,7 +15,7 @@ from aiohttp import web
 from service.api.auth import principal_from_headers
 from service.api.bodies import read_form
 from service.api.client_address import client_address
-from service.api.keys import DATABASE, LOGIN_THROTTLE, SETTINGS
+from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE, SETTINGS
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
 from service.domain.errors import AuthenticationRequired
@@ -298,13 +298,15 @@ def _oauth_error(error: OAuthError, *, basic: bool) -> web.Response:
 
 async def _client(request: web.Request, form: dict[str, object]) -> Client:
     basic = _basic_credentials(request)
+    cache = request.app[AUTH_CACHE]
     if basic is not None:
-        return await oauth2.authenticate_client(request.app[DATABASE], *basic)
+        return await oauth2.authenticate_client(request.app[DATABASE], *basic, cache=cache)
     client_id, secret = form.get("client_id"), form.get("client_secret")
     return await oauth2.authenticate_client(
         request.app[DATABASE],
         client_id if isinstance(client_id, str) else None,
         secret if isinstance(secret, str) else None,
+        cache=cache,
     )
 
 

@@ -6,11 +6,12 @@ from aiohttp import web
 
 from service.api.auth import authenticated
 from service.api.bodies import read_body
-from service.api.keys import APP_WRITER, DATABASE, SETTINGS
+from service.api.keys import APP_WRITER, AUTH_CACHE, DATABASE, SETTINGS
 from service.api.query import parse_query
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
 from service.usecases import oauth_apps
+from service.usecases.auth_cache import CLIENTS_TABLE
 from service.usecases.oauth_apps import ReplayedApp
 
 routes = web.RouteTableDef()
@@ -82,6 +83,7 @@ async def update(request: web.Request, principal: Principal) -> web.Response:
         await read_body(request),
         policy=request.app[SETTINGS].redirect_uri_policy,
     )
+    _forget_clients(request)
     return json_response(updated.to_document() | {"success": True})
 
 
@@ -90,6 +92,7 @@ async def update(request: web.Request, principal: Principal) -> web.Response:
 async def delete(request: web.Request, principal: Principal) -> web.Response:
     """Delete an app."""
     await oauth_apps.delete_oauth_app(request.app[DATABASE], principal, await read_body(request))
+    _forget_clients(request)
     return json_response(True)  # Rocket.Chat's API.v1.success(true): the body is `true`
 
 
@@ -100,6 +103,12 @@ async def rotate_secret(request: web.Request, principal: Principal) -> web.Respo
     issued = await oauth_apps.rotate_oauth_app_secret(
         request.app[DATABASE], principal, await read_body(request)
     )
+    _forget_clients(request)
     return json_response(
         {"application": issued.oauth_app.to_document(issued.client_secret), "success": True}
     )
+
+
+def _forget_clients(request: web.Request) -> None:
+    """This process forgets cached clients at once; the others on the change's notification."""
+    request.app[AUTH_CACHE].clear(CLIENTS_TABLE)

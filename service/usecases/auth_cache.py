@@ -1,0 +1,103 @@
+"""A short-lived cache of who holds a token or a client secret, forgotten on every change.
+
+Authentication is a query on every request; most requests repeat the previous one's
+answer. Entries live ``ttl`` seconds at most and never past the token's own expiry.
+PostgreSQL notifies ``auth_changed`` with the table's name after any change to
+tokens, users, roles, permissions or apps (migrations 0004 and 0007), in every
+process; the cache then forgets the answers that table's change can make wrong.
+While the listening connection is down, the cache is bypassed, so a missed
+notification cannot keep a revoked token or a rotated secret alive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from service.domain.accounts import Principal
+from service.persistence.oauth2 import Client
+
+AUTH_CHANGED_CHANNEL = "auth_changed"
+# OAuth tokens and grants stand behind Bearer principals only. They change at the
+# rate of refresh grants, which must not empty the cache of X-Auth-Token callers
+# and of clients every time.
+BEARER_TABLES = frozenset({"oauth_tokens", "oauth_grants"})
+# Apps stand behind clients (a rotated secret, a deactivated or deleted app) and
+# behind Bearer principals (a deactivated app's tokens die).
+CLIENTS_TABLE = "oauth_apps"
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass
+class Shelf(Generic[K, V]):
+    """Answers of one kind, each for ``ttl`` seconds at most, while ``cache`` listens."""
+
+    cache: AuthCache
+    # Bumped by every clear: an answer read before a change must not be stored after it.
+    generation: int = 0
+    _entries: dict[K, tuple[V, float]] = field(default_factory=dict)
+
+    def get(self, key: K) -> V | None:
+        """Return the cached answer, or None when unknown, stale or not listening."""
+        if not self.cache.listening:
+            return None
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        value, valid_until = entry
+        if self.cache.clock() >= valid_until:
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: K, value: V, *, generation: int, expires: datetime | None = None) -> None:
+        """Remember an answer read during ``generation``, for ``ttl`` s or until ``expires``."""
+        if not self.cache.listening or generation != self.generation:
+            return
+        valid_until = self.cache.clock() + self.cache.ttl
+        if expires is not None:
+            valid_until = min(valid_until, expires.timestamp())
+        if len(self._entries) >= self.cache.max_entries:
+            self._entries.clear()  # simple and safe: the next requests refill it
+        self._entries[key] = (value, valid_until)
+
+    def forget(self, key: K) -> None:
+        """Drop one answer at once (this process's own logout)."""
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every answer."""
+        self.generation += 1
+        self._entries.clear()
+
+
+@dataclass
+class AuthCache:
+    """X-Auth-Token callers by ``(user id, token hash)``, Bearer callers and clients."""
+
+    ttl: float = 10.0
+    max_entries: int = 10_000
+    clock: Callable[[], float] = time.time
+    listening: bool = False
+
+    def __post_init__(self) -> None:
+        self.logins: Shelf[tuple[str, str], Principal] = Shelf(self)
+        self.bearers: Shelf[str, Principal] = Shelf(self)
+        self.clients: Shelf[str, Client] = Shelf(self)
+
+    def clear(self, table: str | None = None) -> None:
+        """Forget what a change of ``table`` may have made wrong (all when None)."""
+        if table in BEARER_TABLES:
+            self.bearers.clear()
+        elif table == CLIENTS_TABLE:
+            self.bearers.clear()
+            self.clients.clear()
+        else:  # users, roles, permissions, login tokens, or a lost listener
+            self.logins.clear()
+            self.bearers.clear()
+            self.clients.clear()
