@@ -101,6 +101,16 @@ async def exchange(client: Client, app: dict[str, Any], code: str, verifier: str
     return await client.post("/oauth/token", data=form, headers=basic(app))
 
 
+async def granted(client: Client, admin: dict[str, str]) -> tuple[dict[str, Any], Any]:
+    """A new app, and the tokens of a grant to it (authorization code with PKCE)."""
+    app = await register(client, admin)
+    verifier, challenge = pkce()
+    tokens = await (
+        await exchange(client, app, await code_for(client, app, challenge), verifier)
+    ).json()
+    return app, tokens
+
+
 async def test_metadata_is_built_from_the_public_url(client: Client) -> None:
     body = await (await client.get("/.well-known/oauth-authorization-server")).json()
     issuer = body["issuer"]
@@ -148,11 +158,7 @@ async def test_the_whole_flow_with_pkce(
 async def test_refresh_rotates_and_a_replay_revokes_the_family(
     client: Client, admin: dict[str, str], db: asyncpg.Connection
 ) -> None:
-    app = await register(client, admin)
-    verifier, challenge = pkce()
-    tokens = await (
-        await exchange(client, app, await code_for(client, app, challenge), verifier)
-    ).json()
+    app, tokens = await granted(client, admin)
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     rotated = await (await client.post("/oauth/token", data=form, headers=basic(app))).json()
     assert rotated["refresh_token"] != tokens["refresh_token"]
@@ -170,11 +176,7 @@ async def test_refresh_rotates_and_a_replay_revokes_the_family(
 async def test_a_long_refresh_chain_keeps_one_live_pair_and_old_access_tokens_die(
     client: Client, admin: dict[str, str], db: asyncpg.Connection
 ) -> None:
-    app = await register(client, admin)
-    verifier, challenge = pkce()
-    tokens = await (
-        await exchange(client, app, await code_for(client, app, challenge), verifier)
-    ).json()
+    app, tokens = await granted(client, admin)
     first_access = tokens["access_token"]
     for _ in range(5):
         form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
@@ -192,11 +194,7 @@ async def test_a_long_refresh_chain_keeps_one_live_pair_and_old_access_tokens_di
 async def test_the_same_refresh_token_twice_at_once_rotates_once_then_revokes(
     client: Client, admin: dict[str, str], db: asyncpg.Connection
 ) -> None:
-    app = await register(client, admin)
-    verifier, challenge = pkce()
-    tokens = await (
-        await exchange(client, app, await code_for(client, app, challenge), verifier)
-    ).json()
+    app, tokens = await granted(client, admin)
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     answers = await asyncio.gather(
         *(client.post("/oauth/token", data=form, headers=basic(app)) for _ in range(4))
@@ -334,11 +332,7 @@ async def test_deny_and_a_forged_consent(client: Client, admin: dict[str, str]) 
 async def test_revoke_and_introspect(
     client: Client, admin: dict[str, str], plain_user: dict[str, str]
 ) -> None:
-    app = await register(client, admin)
-    verifier, challenge = pkce()
-    tokens = await (
-        await exchange(client, app, await code_for(client, app, challenge), verifier)
-    ).json()
+    app, tokens = await granted(client, admin)
     form = {"token": tokens["access_token"]}
     seen = await (await client.post("/oauth/introspect", data=form, headers=basic(app))).json()
     assert seen["active"] is True and seen["client_id"] == app["clientId"]
@@ -358,11 +352,7 @@ async def test_revoke_and_introspect(
 async def test_deactivating_or_deleting_an_app_revokes_its_tokens(
     client: Client, admin: dict[str, str], change: dict[str, Any] | None
 ) -> None:
-    app = await register(client, admin)
-    verifier, challenge = pkce()
-    tokens = await (
-        await exchange(client, app, await code_for(client, app, challenge), verifier)
-    ).json()
+    app, tokens = await granted(client, admin)
     if change is None:
         await client.post("/api/v1/oauth-apps.delete", json={"appId": app["_id"]}, headers=admin)
     else:
@@ -376,11 +366,7 @@ async def test_deactivating_or_deleting_an_app_revokes_its_tokens(
 
 
 async def test_rotating_the_secret_keeps_the_tokens(client: Client, admin: dict[str, str]) -> None:
-    app = await register(client, admin)
-    verifier, challenge = pkce()
-    tokens = await (
-        await exchange(client, app, await code_for(client, app, challenge), verifier)
-    ).json()
+    app, tokens = await granted(client, admin)
     await client.post("/api/v1/oauth-apps.rotateSecret", json={"appId": app["_id"]}, headers=admin)
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await client.get("/oauth/userinfo", headers=bearer)).status == 200
