@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from typing import Any
@@ -33,9 +34,11 @@ async def one_round(
     db = await asyncpg.connect(f"{PG}/{DATABASE}")
     levels: list[Level] = []
     closed_loop = drive_wrk if args.client == "wrk" else drive
-    # A checkpoint that the previous round's writes made due would otherwise run,
-    # flushing and syncing, in the middle of this round's levels.
+    # A checkpoint that earlier writes made due, or the kernel writing back their dirty
+    # pages, would otherwise run in the middle of this round's levels: on this
+    # machine's disk, commits then wait hundreds of milliseconds.
     await db.execute("CHECKPOINT")
+    os.sync()
     async with Service(env) as service:
         processes = len(service.processes())
         # Unmeasured: until the relay holds its lock and every process has its

@@ -59,8 +59,8 @@ class RelayConfig:
     # A relay that cannot publish (or is frozen) for this long gives up the lead.
     leadership_timeout: float = 10.0
     purge_interval: float = 300.0
-    purge_batch: int = 500
-    # Between two purge steps while old rows remain: 5,000 rows/s at most, and less
+    purge_batch: int = 200
+    # Between two purge steps while old rows remain: 2,000 rows/s at most, and less
     # when steps are slow (see _purge_when_due).
     purge_pause: float = 0.1
 
