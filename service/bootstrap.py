@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from service.events.topology import Topology
     from service.usecases.auth_cache import AuthCache
     from service.usecases.group_commit import AppWriter
+    from service.usecases.token_batches import TokenBatches
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,19 @@ async def app_writer(opened: Database) -> AsyncIterator[AppWriter]:
     finally:
         await writer.close()  # requests are finished by now: nothing more will queue
         await pressure.close()
+
+
+@contextlib.asynccontextmanager
+async def token_batches(opened: Database) -> AsyncIterator[TokenBatches]:
+    """The batched statements of the token endpoint."""
+    from service.usecases.token_batches import TokenBatches
+
+    batches = TokenBatches(opened)
+    batches.start()
+    try:
+        yield batches
+    finally:
+        await batches.close()  # requests are finished by now: nothing more will queue
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ from service.api.keys import (
     RATE_LIMITER,
     READINESS,
     SETTINGS,
+    TOKEN_BATCHES,
 )
 from service.api.middlewares import request_middleware
 from service.config import Settings
@@ -47,7 +48,9 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     application.on_cleanup.append(lambda _: guard.close())
     application[LOGIN_THROTTLE] = FailureThrottle()
     application[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
-    application.cleanup_ctx.extend([_database, _app_writer, _process_session, _readiness])
+    application.cleanup_ctx.extend(
+        [_database, _app_writer, _token_batches, _process_session, _readiness]
+    )
     if with_relay:
         application.cleanup_ctx.append(_relay)
     # Pages of the authorization flow: autoescaped templates, never a user's raw text.
@@ -72,6 +75,12 @@ async def _database(application: web.Application) -> AsyncIterator[None]:
 async def _app_writer(application: web.Application) -> AsyncIterator[None]:
     async with bootstrap.app_writer(application[DATABASE]) as writer:
         application[APP_WRITER] = writer
+        yield
+
+
+async def _token_batches(application: web.Application) -> AsyncIterator[None]:
+    async with bootstrap.token_batches(application[DATABASE]) as batches:
+        application[TOKEN_BATCHES] = batches
         yield
 
 

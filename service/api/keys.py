@@ -12,6 +12,7 @@ from service.domain.throttle import FailureThrottle
 from service.persistence.database import Database
 from service.usecases.auth_cache import AuthCache
 from service.usecases.group_commit import AppWriter
+from service.usecases.token_batches import TokenBatches
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -19,5 +20,6 @@ LOGIN_THROTTLE = web.AppKey("login_throttle", FailureThrottle)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 AUTH_CACHE = web.AppKey("auth_cache", AuthCache)
 APP_WRITER = web.AppKey("app_writer", AppWriter)
+TOKEN_BATCHES = web.AppKey("token_batches", TokenBatches)
 READINESS = web.AppKey("readiness", ReadinessProbe)
 CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)

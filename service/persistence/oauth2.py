@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.persistence.database import delete_batch
@@ -250,55 +262,70 @@ class Rotation:
     now: datetime
 
 
-# The whole of a rotation in ONE statement, so that in autocommit it is one round trip:
-# the refresh token is used (and retired) only if it is live and its client's, user's
-# and grant's; the family's older tokens are retired; the new pair joins the family.
-# Retired tokens leave the (family) partial index, so a long chain costs nothing.
-# A concurrent use of the same token waits on its row and then finds it used.
+# A batch of rotations in ONE statement, so that in autocommit it is one round trip and
+# one commit: each refresh token is used (and retired) only if it is live and its
+# client's, user's and grant's; its family's older tokens are retired; the new pair
+# joins the family. Retired tokens leave the (family) partial index, so a long chain
+# costs nothing. The tokens are locked in one order (``locked``), so that two batches
+# that share tokens wait for each other instead of deadlocking; a token presented
+# twice is used once (``used`` updates a row once), and the other presentation then
+# finds it used, as does a concurrent batch that waited on the row.
+#
+# The batch is one JSON parameter, not one array per column: unnest()'s row estimate
+# depends on the arrays' lengths, so PostgreSQL planned the statement anew on every
+# call (0.5 ms, more than the rotation itself); jsonb_to_recordset()'s estimate is
+# fixed, and the prepared statement keeps its generic plan. The tokens are found
+# through ``= ANY(ARRAY(...))``, an index lookup whatever the statistics say (a hash
+# join over the whole table was chosen while they were stale).
 _ROTATE = text(
     """
-    WITH used AS (
-        UPDATE oauth_tokens AS t SET used_at = :now, revoked_at = :now
-        FROM oauth_grants AS g, oauth_apps AS a, users AS u
-        WHERE t.token_hash = :refresh_hash AND t.kind = 'refresh'
-          AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > :now
+    WITH batch AS (
+        SELECT * FROM jsonb_to_recordset(:batch) AS b (
+            n int, refresh_hash varchar, client_id varchar, access_hash varchar,
+            access_expires_at timestamptz, new_refresh_hash varchar,
+            refresh_expires_at timestamptz, now timestamptz)
+    ), locked AS (
+        SELECT token_hash FROM oauth_tokens
+        WHERE token_hash = ANY(ARRAY(SELECT refresh_hash FROM batch))
+        ORDER BY token_hash FOR UPDATE
+    ), used AS (
+        UPDATE oauth_tokens AS t SET used_at = b.now, revoked_at = b.now
+        FROM batch AS b, oauth_grants AS g, oauth_apps AS a, users AS u
+        WHERE t.token_hash IN (SELECT token_hash FROM locked)
+          AND t.token_hash = b.refresh_hash AND t.kind = 'refresh'
+          AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > b.now
           AND g.id = t.grant_id AND g.revoked_at IS NULL
-          AND a.id = g.app_id AND a.client_id = :client_id AND a.active
+          AND a.id = g.app_id AND a.client_id = b.client_id AND a.active
           AND u.id = g.user_id AND u.active
-        RETURNING t.grant_id, t.family
+        RETURNING b.n, t.token_hash, t.grant_id, t.family
     ), retired AS (
-        UPDATE oauth_tokens SET revoked_at = :now
-        WHERE family = (SELECT family FROM used) AND revoked_at IS NULL
-          AND token_hash <> :refresh_hash
+        UPDATE oauth_tokens AS t SET revoked_at = b.now
+        FROM used JOIN batch AS b ON b.n = used.n
+        WHERE t.family = used.family AND t.revoked_at IS NULL
+          AND t.token_hash <> used.token_hash
     ), issued AS (
         INSERT INTO oauth_tokens (token_hash, kind, grant_id, family, created_at, expires_at)
-        SELECT new.token_hash, new.kind, used.grant_id, used.family, :now, new.expires_at
-        FROM used, (VALUES (CAST(:access_hash AS varchar), 'access',
-                            CAST(:access_expires_at AS timestamptz)),
-                           (CAST(:new_refresh_hash AS varchar), 'refresh',
-                            CAST(:refresh_expires_at AS timestamptz)))
+        SELECT new.token_hash, new.kind, used.grant_id, used.family, b.now, new.expires_at
+        FROM used JOIN batch AS b ON b.n = used.n,
+             LATERAL (VALUES (b.access_hash, 'access', b.access_expires_at),
+                             (b.new_refresh_hash, 'refresh', b.refresh_expires_at))
              AS new (token_hash, kind, expires_at)
     )
-    SELECT grant_id FROM used
+    SELECT n FROM used
     """
-)
+).bindparams(bindparam("batch", type_=JSONB))
 
 
-async def rotate_refresh_token(connection: AsyncConnection, rotation: Rotation) -> bool:
-    """Exchange a live refresh token for the new pair; False (nothing written) otherwise."""
-    result = await connection.execute(
-        _ROTATE,
-        {
-            "refresh_hash": rotation.refresh_hash,
-            "client_id": rotation.client_id,
-            "access_hash": rotation.access_hash,
-            "access_expires_at": rotation.access_expires_at,
-            "new_refresh_hash": rotation.new_refresh_hash,
-            "refresh_expires_at": rotation.refresh_expires_at,
-            "now": rotation.now,
-        },
-    )
-    return result.first() is not None
+async def rotate_refresh_tokens(
+    connection: AsyncConnection, rotations: Sequence[Rotation]
+) -> list[bool]:
+    """Exchange each live refresh token for its new pair; for each, whether it was.
+
+    Nothing is written for a rotation answered False.
+    """
+    batch = [{"n": n} | asdict(rotation) for n, rotation in enumerate(rotations)]
+    rotated = set((await connection.execute(_ROTATE, {"batch": batch})).scalars())
+    return [n in rotated for n in range(len(rotations))]
 
 
 async def revoke_token(session: AsyncSession, token_hash: str, now: datetime) -> None:
@@ -306,47 +333,68 @@ async def revoke_token(session: AsyncSession, token_hash: str, now: datetime) ->
     await _revoke_tokens(session, OAuthToken.token_hash == token_hash, now)
 
 
+# Built once: the statement's cache key is then computed once, not on every request.
+_TOKENS = (
+    select(
+        OAuthToken.token_hash,
+        OAuthToken.kind,
+        *_GRANT_COLUMNS,
+        OAuthToken.family,
+        User.username,
+        User.email,
+        OAuthAppRow.active,
+        User.active,
+        OAuthToken.created_at,
+        OAuthToken.expires_at,
+        OAuthToken.used_at,
+        func.coalesce(OAuthToken.revoked_at, OAuthGrant.revoked_at),
+    )
+    .join(OAuthGrant, OAuthGrant.id == OAuthToken.grant_id)
+    .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
+    .join(User, User.id == OAuthGrant.user_id)
+)
+_TOKEN_BY_HASH = _TOKENS.where(OAuthToken.token_hash == bindparam("token_hash"))
+_TOKEN_BY_HASH_LOCKED = _TOKEN_BY_HASH.with_for_update(of=OAuthToken)
+# The hashes come as one JSON array, like a batch of rotations (see ``_ROTATE``), and
+# are looked up through the primary key whatever the table's statistics say.
+_TOKENS_BY_HASHES = _TOKENS.where(
+    text(
+        "oauth_tokens.token_hash = ANY(ARRAY(SELECT jsonb_array_elements_text(:token_hashes)))"
+    ).bindparams(bindparam("token_hashes", type_=JSONB))
+)
+
+
+def _stored_token(row: Row[*tuple[Any, ...]]) -> StoredToken:
+    return StoredToken(
+        kind=row[1],
+        grant=Grant(*row[2:7]),
+        family=row[7],
+        username=row[8],
+        email=row[9],
+        app_active=row[10],
+        user_active=row[11],
+        created_at=row[12],
+        expires_at=row[13],
+        used_at=row[14],
+        revoked_at=row[15],
+    )
+
+
 async def find_token(
     session: AsyncSession | AsyncConnection, token_hash: str, *, lock: bool = False
 ) -> StoredToken | None:
     """The token with this hash, with its grant's app and user."""
-    statement = (
-        select(
-            OAuthToken.kind,
-            *_GRANT_COLUMNS,
-            OAuthToken.family,
-            User.username,
-            User.email,
-            OAuthAppRow.active,
-            User.active,
-            OAuthToken.created_at,
-            OAuthToken.expires_at,
-            OAuthToken.used_at,
-            func.coalesce(OAuthToken.revoked_at, OAuthGrant.revoked_at),
-        )
-        .join(OAuthGrant, OAuthGrant.id == OAuthToken.grant_id)
-        .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
-        .join(User, User.id == OAuthGrant.user_id)
-        .where(OAuthToken.token_hash == token_hash)
-    )
-    if lock:
-        statement = statement.with_for_update(of=OAuthToken)
-    row = (await session.execute(statement)).first()
-    if row is None:
-        return None
-    return StoredToken(
-        kind=row[0],
-        grant=Grant(*row[1:6]),
-        family=row[6],
-        username=row[7],
-        email=row[8],
-        app_active=row[9],
-        user_active=row[10],
-        created_at=row[11],
-        expires_at=row[12],
-        used_at=row[13],
-        revoked_at=row[14],
-    )
+    statement = _TOKEN_BY_HASH_LOCKED if lock else _TOKEN_BY_HASH
+    row = (await session.execute(statement, {"token_hash": token_hash})).first()
+    return None if row is None else _stored_token(row)
+
+
+async def find_tokens(
+    connection: AsyncConnection, token_hashes: Sequence[str]
+) -> dict[str, StoredToken]:
+    """The tokens with these hashes (those that exist), by hash."""
+    rows = await connection.execute(_TOKENS_BY_HASHES, {"token_hashes": list(token_hashes)})
+    return {row[0]: _stored_token(row) for row in rows}
 
 
 async def count_live_grants(connection: AsyncConnection) -> int:

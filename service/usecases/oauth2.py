@@ -30,6 +30,7 @@ from service.persistence import accounts, oauth2, outbox
 from service.persistence.database import Database
 from service.persistence.oauth2 import Client, Grant, StoredCode, StoredToken
 from service.usecases.auth_cache import AuthCache
+from service.usecases.token_batches import TokenBatches
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,9 @@ async def exchange_code(
     raise OAuthError("invalid_grant", "The code was already used")
 
 
-async def refresh(db: Database, client: Client, refresh_token: str | None) -> IssuedTokens:
+async def refresh(
+    db: Database, batches: TokenBatches, client: Client, refresh_token: str | None
+) -> IssuedTokens:
     """``grant_type=refresh_token`` with rotation; a replay revokes the family (RFC 9700)."""
     if not refresh_token:
         raise OAuthError("invalid_request", "refresh_token is required")
@@ -231,10 +234,10 @@ async def refresh(db: Database, client: Client, refresh_token: str | None) -> Is
         refresh_expires_at=now + REFRESH_TOKEN_LIFETIME,
         now=now,
     )
-    # The usual case, a live token, is one statement; only a refusal looks further.
-    async with db.autocommit.connect() as connection:
-        if await oauth2.rotate_refresh_token(connection, rotation):
-            return IssuedTokens(access, new_refresh, int(ACCESS_TOKEN_LIFETIME.total_seconds()))
+    # The usual case, a live token, is one statement (shared with concurrent refreshes);
+    # only a refusal looks further.
+    if await batches.rotate(rotation):
+        return IssuedTokens(access, new_refresh, int(ACCESS_TOKEN_LIFETIME.total_seconds()))
     async with db.sessions.begin() as session:
         stored = await oauth2.find_token(session, token_hash, lock=True)
         if stored is None or stored.kind != "refresh" or stored.grant.client_id != client.client_id:
@@ -273,12 +276,13 @@ async def revoke(db: Database, client: Client, token: str | None) -> None:
             await oauth2.revoke_token(session, hash_token(token), now)
 
 
-async def introspect(db: Database, token: str | None, *, client: Client | None) -> dict[str, Any]:
+async def introspect(
+    batches: TokenBatches, token: str | None, *, client: Client | None
+) -> dict[str, Any]:
     """RFC 7662: for the client the token was issued to, or (``client`` None) a manager."""
     if not token:
         raise OAuthError("invalid_request", "token is required")
-    async with db.autocommit.connect() as connection:
-        stored = await oauth2.find_token(connection, hash_token(token))
+    stored = await batches.look_up(hash_token(token))
     now = utc_now()
     if stored is None or not _usable(stored, now) or (stored.kind == "refresh" and stored.used_at):
         return {"active": False}

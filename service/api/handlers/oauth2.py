@@ -15,7 +15,7 @@ from aiohttp import web
 from service.api.auth import principal_from_headers
 from service.api.bodies import read_form
 from service.api.client_address import client_address
-from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE, SETTINGS
+from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE, SETTINGS, TOKEN_BATCHES
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS, Principal
 from service.domain.errors import AuthenticationRequired
@@ -343,7 +343,9 @@ async def token(request: web.Request) -> web.Response:
                 code_verifier=_field(form, "code_verifier"),
             )
         elif grant_type == "refresh_token":
-            issued = await oauth2.refresh(db, client, _field(form, "refresh_token"))
+            issued = await oauth2.refresh(
+                db, request.app[TOKEN_BATCHES], client, _field(form, "refresh_token")
+            )
         elif grant_type is None:
             raise OAuthError("invalid_request", "grant_type is required")
         else:
@@ -382,7 +384,7 @@ async def introspect(request: web.Request) -> web.Response:
         else:
             client = await _client(request, form)
         answer = await oauth2.introspect(
-            request.app[DATABASE], _field(form, "token"), client=client
+            request.app[TOKEN_BATCHES], _field(form, "token"), client=client
         )
     except (OAuthError, AuthenticationRequired) as error:
         failure = error if isinstance(error, OAuthError) else InvalidClient()
