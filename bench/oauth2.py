@@ -29,7 +29,7 @@ class Flows:
         self.base = base
         self.headers = headers
         self.refresh: dict[int, str] = {}
-        self.access = ""
+        self.access: dict[int, str] = {}  # the live access token of each refresh family
 
     async def setup(self) -> None:
         async with aiohttp.ClientSession(self.base) as http:
@@ -51,15 +51,14 @@ class Flows:
             async with browser.post(
                 "/oauth/authorize", data=fields | {"decision": "allow"}, allow_redirects=False
             ) as answer:
-                tokens = await self._exchange(answer.headers["Location"], verifier)
-            self.access = tokens["access_token"]
+                await self._exchange(answer.headers["Location"], verifier)
         self.browser = jar
         await self.renew_refresh_tokens()
 
     async def renew_refresh_tokens(self) -> None:
-        """Refresh tokens, each of a family of its own: twice as many as the most clients.
+        """Token pairs, each of a family of its own: twice as many as the most clients.
 
-        wrk's pool needs the slack: it may ask for the next request of a connection
+        The access tokens are the ones the introspection levels ask about. wrk's pool needs the slack: it may ask for the next request of a connection
         before the answer that returns a token to the pool has been read, and with
         exactly one token per connection the pool then ran dry (30-100 placeholder
         requests, counted as errors, per 10 s at 64 connections).
@@ -72,6 +71,7 @@ class Flows:
                 ) as answer:
                     tokens = await self._exchange(answer.headers["Location"], verifier)
                 self.refresh[worker] = tokens["refresh_token"]
+                self.access[worker] = tokens["access_token"]
 
     def _query(self) -> tuple[str, dict[str, str]]:
         verifier = secrets.token_urlsafe(48)
@@ -105,11 +105,13 @@ class Flows:
         async with http.post("/oauth/token", data=form, headers=self.basic) as response:
             if response.status != 200:
                 return False
-            self.refresh[worker] = (await response.json())["refresh_token"]
+            tokens = await response.json()
+            self.refresh[worker] = tokens["refresh_token"]
+            self.access[worker] = tokens["access_token"]
             return True
 
     async def introspection(self, http: aiohttp.ClientSession, worker: int) -> bool:
-        form = {"token": self.access}
+        form = {"token": self.access[worker % len(self.access)]}
         async with http.post("/oauth/introspect", data=form, headers=self.basic) as response:
             return response.status == 200 and (await response.json())["active"] is True
 
@@ -135,11 +137,21 @@ function response(status, headers, body)
 end
 """
 
+# Each request introspects the next of the families' access tokens: a resource server
+# sees many users' tokens, and the same token in every request of a batch would make
+# the batched lookup look cheaper than it is.
 INTROSPECT_SCRIPT = """
+local tokens = {{}}
+for line in io.lines("{tokens}") do table.insert(tokens, line) end
+local next_token = 0
 wrk.method = "POST"
-wrk.body = "token={token}"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "{authorization}"
+
+function request()
+  next_token = next_token % #tokens + 1
+  return wrk.format(nil, nil, nil, "token=" .. tokens[next_token])
+end
 """
 
 
@@ -163,9 +175,9 @@ class WrkFlows:
             # The tokens the run ended with are lost to this process: take fresh ones.
             await self.flows.renew_refresh_tokens()
             return result
-        script.write_text(
-            INTROSPECT_SCRIPT.format(token=self.flows.access, authorization=authorization)
-        )
+        pool = self.directory / "access-tokens.txt"
+        pool.write_text("\n".join(self.flows.access.values()) + "\n")
+        script.write_text(INTROSPECT_SCRIPT.format(tokens=pool, authorization=authorization))
         return await wrk(f"{self.base}/oauth/introspect", script, concurrency, seconds)
 
 
