@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
+import asyncpg
 
-from bench.environment import PASSWORD, ROOT, Service, percentile
+from bench.environment import PASSWORD, ROOT, Service, percentile, vacuum_if_autovacuum_is_off
 from bench.levels import WrkResult, closed_loop, open_loop, wrk
 
 REDIRECT = "https://bench.test/cb"
@@ -184,6 +185,7 @@ class WrkFlows:
 async def measure(
     service: Service,
     headers: dict[str, str],
+    db: asyncpg.Connection,
     concurrencies: list[int],
     seconds: float,
     *,
@@ -216,6 +218,7 @@ async def measure(
     if client == "wrk":
         driver = WrkFlows(service.base, flows)
         for name in ("refresh grant", "introspection"):
+            await vacuum_if_autovacuum_is_off(db)
             results = [await driver.run(name, c, seconds) for c in concurrencies]
             for concurrency, result in zip(concurrencies, results, strict=True):
                 add(name, concurrency, result.rate, *_ms(result), result.errors)
@@ -227,6 +230,7 @@ async def measure(
         return rows
     operations = {"refresh grant": flows.refresh_grant, "introspection": flows.introspection}
     for name, operation in operations.items():
+        await vacuum_if_autovacuum_is_off(db)
         peak = 0.0
         for concurrency in concurrencies:
             rate, latencies = await closed_loop(service.base, operation, concurrency, seconds)

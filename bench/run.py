@@ -20,7 +20,15 @@ import asyncpg
 import uvloop
 
 from bench import oauth2
-from bench.environment import DATABASE, PG, ROOT, Service, prepare, remove_leftovers
+from bench.environment import (
+    DATABASE,
+    PG,
+    ROOT,
+    Service,
+    prepare,
+    remove_leftovers,
+    vacuum_if_autovacuum_is_off,
+)
 from bench.levels import Level, drive, drive_wrk, half_peak, run_baseline
 from bench.observer import Observer
 from bench.report import report
@@ -37,6 +45,7 @@ async def one_round(
     # A checkpoint that earlier writes made due, or the kernel writing back their dirty
     # pages, would otherwise run in the middle of this round's levels: on this
     # machine's disk, commits then wait hundreds of milliseconds.
+    await vacuum_if_autovacuum_is_off(db)
     await db.execute("CHECKPOINT")
     os.sync()
     async with Service(env) as service:
@@ -57,7 +66,7 @@ async def one_round(
         peak = max(sustained, key=lambda level: level.rate)
         levels.append(await half_peak(args, service, headers, observer, db, peak))
         tokens = await oauth2.measure(
-            service, headers, args.concurrency, args.seconds, client=args.client
+            service, headers, db, args.concurrency, args.seconds, client=args.client
         )
         rss = service.peak_rss_mb()
     for concurrency in args.concurrency:
@@ -90,6 +99,14 @@ async def main() -> None:
     half_peak_client = "wrk (closed loop)" if args.client == "wrk" else "python (open loop)"
     print(f"load generator: {args.client}; half-peak level: {half_peak_client}", file=sys.stderr)
     env, headers = await prepare()
+    db = await asyncpg.connect(f"{PG}/{DATABASE}")
+    if await vacuum_if_autovacuum_is_off(db):
+        print(
+            "autovacuum is off on this server: the benchmark vacuums its database before"
+            " each round's creates and each token operation, as autovacuum would",
+            file=sys.stderr,
+        )
+    await db.close()
     rounds = []
     try:
         for n in range(args.repeat):
