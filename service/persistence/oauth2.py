@@ -13,8 +13,10 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -274,9 +276,13 @@ class Rotation:
 # The batch is one JSON parameter, not one array per column: unnest()'s row estimate
 # depends on the arrays' lengths, so PostgreSQL planned the statement anew on every
 # call (0.5 ms, more than the rotation itself); jsonb_to_recordset()'s estimate is
-# fixed, and the prepared statement keeps its generic plan. The tokens are found
-# through ``= ANY(ARRAY(...))``, an index lookup whatever the statistics say (a hash
-# join over the whole table was chosen while they were stale).
+# fixed, and the prepared statement keeps its generic plan. That plan outlives the
+# statistics it was made with, so ``locked`` finds each token on its own (a LATERAL
+# subquery, in hash order): a join of the batch with the table, planned while the
+# table was small, went on scanning it whole once it was large (8 ms a batch at
+# 100,000 tokens). ``used`` is still planned as a join: on a table of a few hundred
+# rows a scan is cheaper, and that plan lasts until the next ANALYZE (autovacuum's,
+# within a minute, at the settings of migration 0010).
 _ROTATE = text(
     """
     WITH batch AS (
@@ -285,9 +291,10 @@ _ROTATE = text(
             access_expires_at timestamptz, new_refresh_hash varchar,
             refresh_expires_at timestamptz, now timestamptz)
     ), locked AS (
-        SELECT token_hash FROM oauth_tokens
-        WHERE token_hash = ANY(ARRAY(SELECT refresh_hash FROM batch))
-        ORDER BY token_hash FOR UPDATE
+        SELECT t.token_hash
+        FROM (SELECT refresh_hash FROM batch ORDER BY refresh_hash) AS b,
+             LATERAL (SELECT token_hash FROM oauth_tokens
+                      WHERE token_hash = b.refresh_hash FOR UPDATE) AS t
     ), used AS (
         UPDATE oauth_tokens AS t SET used_at = b.now, revoked_at = b.now
         FROM batch AS b, oauth_grants AS g, oauth_apps AS a, users AS u
@@ -356,12 +363,19 @@ _TOKENS = (
 _TOKEN_BY_HASH = _TOKENS.where(OAuthToken.token_hash == bindparam("token_hash"))
 _TOKEN_BY_HASH_LOCKED = _TOKEN_BY_HASH.with_for_update(of=OAuthToken)
 # The hashes come as one JSON array, like a batch of rotations (see ``_ROTATE``), and
-# are looked up through the primary key whatever the table's statistics say.
-_TOKENS_BY_HASHES = _TOKENS.where(
-    text(
-        "oauth_tokens.token_hash = ANY(ARRAY(SELECT jsonb_array_elements_text(:token_hashes)))"
-    ).bindparams(bindparam("token_hashes", type_=JSONB))
+# each is looked up on its own (a LATERAL subquery with LIMIT is planned per hash):
+# joined as a set, a plan made while the table was small kept scanning it whole.
+_WANTED = (
+    func.jsonb_array_elements_text(bindparam("token_hashes", type_=JSONB))
+    .table_valued("token_hash")
+    .render_derived("wanted")
 )
+_TOKEN_PER_HASH = (
+    _TOKENS.where(OAuthToken.token_hash == _WANTED.c.token_hash)
+    .limit(literal_column("1"))
+    .lateral("token")
+)
+_TOKENS_BY_HASHES = select(_TOKEN_PER_HASH).select_from(_WANTED.join(_TOKEN_PER_HASH, true()))
 
 
 def _stored_token(row: Row[*tuple[Any, ...]]) -> StoredToken:
