@@ -21,7 +21,7 @@ from service.persistence.database import Database, check_connection
 from service.persistence.migrations import check_schema
 
 if TYPE_CHECKING:
-    from service.api.readiness import ReadinessProbe
+    from service.usecases.readiness import ReadinessProbe
     from service.events.broker import Broker
     from service.events.topology import Topology
     from service.usecases.auth_cache import AuthCache
@@ -116,7 +116,7 @@ async def token_batches(opened: Database) -> AsyncIterator[TokenBatches]:
 @contextlib.asynccontextmanager
 async def readiness(settings: Settings, opened: Database) -> AsyncIterator[ReadinessProbe]:
     """What ``/ready`` asks, on the process's pool and one broker connection."""
-    from service.api.readiness import ReadinessProbe
+    from service.usecases.readiness import ReadinessProbe
 
     probe = ReadinessProbe(opened, broker(settings))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.api.connections import ConnectionGuard
-from service.api.readiness import ReadinessProbe
+from service.usecases.readiness import ReadinessProbe
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
