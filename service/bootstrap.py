@@ -21,11 +21,11 @@ from service.persistence.database import Database, check_connection
 from service.persistence.migrations import check_schema
 
 if TYPE_CHECKING:
-    from service.usecases.readiness import ReadinessProbe
     from service.events.broker import Broker
     from service.events.topology import Topology
     from service.usecases.auth_cache import AuthCache
     from service.usecases.group_commit import AppWriter
+    from service.usecases.readiness import ReadinessProbe
     from service.usecases.token_batches import TokenBatches
 
 log = logging.getLogger(__name__)

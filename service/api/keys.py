@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.api.connections import ConnectionGuard
-from service.usecases.readiness import ReadinessProbe
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.domain.throttle import FailureThrottle
 from service.persistence.database import Database
 from service.usecases.auth_cache import AuthCache
 from service.usecases.group_commit import AppWriter
+from service.usecases.readiness import ReadinessProbe
 from service.usecases.token_batches import TokenBatches
 
 SETTINGS = web.AppKey("settings", Settings)
