@@ -1,7 +1,7 @@
 """The composition root: every long-lived resource, built from ``Settings``, with its lifetime.
 
 Each resource is one async context manager here. The HTTP application enters them
-as ``cleanup_ctx`` entries (``api/application.py``); the relay and consumer processes
+as ``cleanup_ctx`` entries (``application.py``); the relay and consumer processes
 enter them on an ``AsyncExitStack``. Nothing else in the service opens a pool, a
 listening connection or a broker connection, and objects start their background
 tasks in ``start()``, never in a constructor. Each resource imports what it needs
@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from service.config import Settings
 from service.persistence.database import Database, check_connection
+from service.persistence.housekeeping import Purge
 from service.persistence.migrations import check_schema
 
 if TYPE_CHECKING:
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
     from service.events.topology import Topology
     from service.usecases.auth_cache import AuthCache
     from service.usecases.group_commit import AppWriter
+    from service.usecases.oauth2.stores import OAuth2Services
     from service.usecases.readiness import ReadinessProbe
-    from service.usecases.token_batches import TokenBatches
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +103,20 @@ async def app_writer(opened: Database) -> AsyncIterator[AppWriter]:
 
 
 @contextlib.asynccontextmanager
-async def token_batches(opened: Database) -> AsyncIterator[TokenBatches]:
-    """The batched statements of the token endpoint."""
+async def oauth2_services(
+    settings: Settings, opened: Database, cache: AuthCache
+) -> AsyncIterator[OAuth2Services]:
+    """The authorization server's store, and the batched statements of its token endpoint."""
+    from service.persistence.oauth2.store import SqlOAuth2Store
+    from service.usecases.oauth2.stores import OAuth2Services
     from service.usecases.token_batches import TokenBatches
 
     batches = TokenBatches(opened)
     batches.start()
     try:
-        yield batches
+        yield OAuth2Services(
+            store=SqlOAuth2Store(opened), tokens=batches, pkce=settings.oauth_pkce, cache=cache
+        )
     finally:
         await batches.close()  # requests are finished by now: nothing more will queue
 
@@ -169,17 +177,39 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
     """Relay the outbox until ``stop`` is set, on resources of its own."""
     from service.events.relay import Relay, RelayConfig
 
+    config = RelayConfig(
+        batch_size=settings.relay_batch_size,
+        leadership_timeout=settings.relay_leadership_timeout,
+    )
     async with database(settings, pool_size=1) as opened:
         relay = Relay(
             opened,
             broker(settings),
             topology(settings),
-            config=RelayConfig(
-                batch_size=settings.relay_batch_size,
-                leadership_timeout=settings.relay_leadership_timeout,
-            ),
+            purges=housekeeping(config.retention),
+            config=config,
         )
         await relay.run(stop)
+
+
+def housekeeping(retention: timedelta) -> list[tuple[str, Purge]]:
+    """Every context's scheduled purges, in the order the relay runs them."""
+    from service.persistence import idempotency, oauth2, outbox, processed_events
+
+    return [
+        (
+            "published_events",
+            lambda connection, limit: outbox.purge_published(connection, retention, limit),
+        ),
+        (
+            "processed_marks",
+            lambda connection, limit: processed_events.purge_older_than(
+                connection, retention, limit
+            ),
+        ),
+        ("idempotency_keys", idempotency.purge_expired),
+        *oauth2.PURGES,
+    ]
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from yarl import URL as YarlURL
 
-from service.domain.oauth2 import PkceMode
+from service.domain.oauth2.pkce import PkceMode
 from service.domain.passwords import DEFAULT_MIN_LENGTH, password_problem
 from service.domain.redirect_uris import RedirectUriPolicy
 

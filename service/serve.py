@@ -22,10 +22,10 @@ from aiohttp import web
 from prometheus_client import multiprocess
 
 from service import bootstrap
-from service.api.application import create_application
 from service.api.connections import GuardedSite
 from service.api.keys import CONNECTION_GUARD
 from service.api.middlewares import JsonAccessLogger
+from service.application import create_application
 from service.config import (
     EXIT_CONFIG_ERROR,
     ConfigError,

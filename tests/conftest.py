@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import URL
 
 from service import bootstrap
-from service.api.application import create_application
+from service.application import create_application
 from service.config import Settings, parse_database_url
 from service.domain.events import Event
 from service.domain.redirect_uris import RedirectUriPolicy

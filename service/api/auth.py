@@ -12,39 +12,28 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from service.api.keys import AUTH_CACHE, DATABASE, RATE_LIMITER
+from service.api.credentials import bearer_token, login_token
+from service.api.keys import AUTH_CACHE, DATABASE, OAUTH2, RATE_LIMITER
 from service.domain.accounts import BYPASS_RATE_LIMIT, Principal
 from service.domain.errors import AuthenticationRequired, PermissionDenied, RateLimited
-from service.usecases import accounts, oauth2
+from service.usecases import accounts
+from service.usecases.oauth2.bearer import bearer_principal
 
 AuthenticatedHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def credentials(request: web.Request) -> tuple[str, str]:
-    """Return ``(X-User-Id, X-Auth-Token)``; 401 when either is missing."""
-    user_id = request.headers.get("X-User-Id", "")
-    token = request.headers.get("X-Auth-Token", "")
-    if not user_id or not token:
-        raise AuthenticationRequired()
-    return user_id, token
-
-
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.query.get("access_token") or None
-
-
 async def principal_from_headers(request: web.Request) -> Principal:
     """The caller of the request; ``AuthenticationRequired`` when there is none."""
-    cache = request.app[AUTH_CACHE]
-    if not request.headers.get("X-User-Id") and (access_token := _bearer(request)):
-        principal = await oauth2.bearer_principal(request.app[DATABASE], access_token, cache=cache)
+    if not request.headers.get("X-User-Id") and (
+        access_token := bearer_token(request, from_query=True)
+    ):
+        principal = await bearer_principal(request.app[OAUTH2], access_token)
     else:
-        user_id, token = credentials(request)
-        principal = await accounts.authenticate(request.app[DATABASE], user_id, token, cache=cache)
+        user_id, token = login_token(request)
+        principal = await accounts.authenticate(
+            request.app[DATABASE], user_id, token, cache=request.app[AUTH_CACHE]
+        )
     if principal is None:
         raise AuthenticationRequired()
     return principal

@@ -1,12 +1,21 @@
-"""The one table from failures to HTTP responses: Rocket.Chat's error shapes, by status."""
+"""The one table from failures to HTTP responses, rendered in the family of the route.
+
+Three families, each with its own shapes: Rocket.Chat's JSON for ``/api/v1/*`` (the
+default), RFC 6749's JSON for the authorization server's endpoints, and an HTML
+page for pages. A route names its family once, with ``@error_family``; the
+middleware renders every failure of that route through it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+from service.api.credentials import uses_authorization_header
+from service.api.pages import error_page
 from service.api.responses import json_response
 from service.domain.errors import (
     AppNotFound,
@@ -26,7 +35,14 @@ from service.domain.errors import (
     RateLimited,
     RuleViolation,
 )
-from service.domain.oauth2 import AuthorizeRefused, OAuthError
+from service.domain.oauth2.errors import (
+    AuthorizeRefused,
+    FormRefused,
+    InvalidClient,
+    InvalidToken,
+    OAuthError,
+)
+from service.metrics import OAUTH_TOKEN_ERRORS
 
 UNAUTHORIZED_MESSAGE = "You must be logged in to do this."
 FORBIDDEN_MESSAGE = (
@@ -89,7 +105,7 @@ def _rate_limited(error: RateLimited) -> web.Response:
     return typed_error(429, "error-too-many-requests", error.message, headers=headers)
 
 
-# Most specific first: a subclass must come before its base.
+# Rocket.Chat's shapes. Most specific first: a subclass must come before its base.
 _TABLE: tuple[tuple[type[Any], Callable[[Any], web.Response]], ...] = (
     (BodyTooLarge, _invalid_params(413)),
     (UnsupportedMediaType, _invalid_params(415)),
@@ -126,15 +142,6 @@ _TABLE: tuple[tuple[type[Any], Callable[[Any], web.Response]], ...] = (
         ),
     ),
     (RateLimited, _rate_limited),
-    (
-        OAuthError,
-        lambda error: json_response(
-            {"error": error.error, "error_description": error.message},
-            error.status,
-            {"Cache-Control": "no-store"},
-        ),
-    ),
-    (AuthorizeRefused, lambda error: typed_error(400, "invalid_request", error.message)),
     (InvalidBodyParams, lambda error: _failure(error, "error-invalid-body-params")),
     (InvalidPermission, lambda error: _failure(error, "error-invalid-permission")),
     (InvalidRole, lambda error: _failure(error, "error-invalid-role")),
@@ -151,27 +158,122 @@ _TABLE: tuple[tuple[type[Any], Callable[[Any], web.Response]], ...] = (
 )
 
 
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def oauth_error(error: str, description: str, status: int = 400, **headers: str) -> web.Response:
+    """RFC 6749 section 5.2's ``{error, error_description}``, never cached."""
+    OAUTH_TOKEN_ERRORS.labels(error).inc()
+    body = {"error": error, "error_description": description}
+    return json_response(body, status, NO_STORE | headers)
+
+
+def _oauth_failure(request: web.Request, error: DomainError) -> web.Response:
+    """The RFC family: OAuth errors with their status, bad bodies as ``invalid_request``."""
+    if isinstance(error, InvalidClient | AuthenticationRequired):
+        # RFC 6749 section 5.2: a client that tried an Authorization header is told
+        # the scheme to use.
+        headers = {}
+        if uses_authorization_header(request):
+            headers["WWW-Authenticate"] = 'Basic realm="oauth-apps"'
+        description = error.message if isinstance(error, InvalidClient) else InvalidClient().message
+        return oauth_error("invalid_client", description, 401, **headers)
+    if isinstance(error, InvalidToken):
+        return oauth_error(
+            error.error, error.message, 401, **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
+    if isinstance(error, OAuthError):
+        return oauth_error(error.error, error.message)
+    if isinstance(error, BodyTooLarge):
+        return oauth_error("invalid_request", error.message, 413)
+    if isinstance(error, BodyTimeout):
+        return oauth_error("invalid_request", error.message, 408, Connection="close")
+    if isinstance(error, InvalidParams):
+        return oauth_error("invalid_request", error.message)
+    return domain_error_response(error)
+
+
+def _page_failure(request: web.Request, error: DomainError) -> web.Response:
+    """The page family: what happened, in words, on the error page."""
+    if isinstance(error, FormRefused):
+        return error_page(request, error.message, 403)
+    if isinstance(error, AuthorizeRefused | InvalidParams):
+        return error_page(request, error.message, 400)
+    if isinstance(error, BodyTimeout):
+        return error_page(request, error.message, 408)
+    return domain_error_response(error)
+
+
+class ErrorFamily(Enum):
+    """How a route's failures are rendered."""
+
+    ROCKET_CHAT = "rocket.chat"
+    OAUTH = "oauth"
+    PAGE = "page"
+
+
+_FAMILY_ATTRIBUTE = "error_family"
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def error_family(family: ErrorFamily) -> Callable[[Handler], Handler]:
+    """Mark a route's handler: its failures are rendered in ``family``."""
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, _FAMILY_ATTRIBUTE, family)
+        return handler
+
+    return mark
+
+
+def family_of(request: web.Request) -> ErrorFamily:
+    """The family of the route that ``request`` matched (Rocket.Chat's when none)."""
+    handler = request.match_info.handler
+    family = getattr(handler, _FAMILY_ATTRIBUTE, ErrorFamily.ROCKET_CHAT)
+    assert isinstance(family, ErrorFamily)
+    return family
+
+
+def error_response(request: web.Request, error: DomainError) -> web.Response:
+    """The response to ``error`` in the family of the request's route."""
+    family = family_of(request)
+    if family is ErrorFamily.OAUTH:
+        return _oauth_failure(request, error)
+    if family is ErrorFamily.PAGE:
+        return _page_failure(request, error)
+    return domain_error_response(error)
+
+
 def domain_error_response(error: DomainError) -> web.Response:
-    """Return the response for ``error``; an unmapped domain error is a bug, hence a 500."""
+    """Rocket.Chat's response for ``error``; an unmapped domain error is a bug, hence a 500."""
     for error_class, respond in _TABLE:
         if isinstance(error, error_class):
             return respond(error)
     raise error
 
 
-def service_unavailable(message: str) -> web.Response:
-    """Return the 503 of a dependency that is down for now, with ``Retry-After``."""
-    return typed_error(
-        503,
-        "error-service-unavailable",
-        message,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+def service_unavailable(request: web.Request, message: str) -> web.Response:
+    """The 503 of a dependency that is down for now, with ``Retry-After``, in the family."""
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    family = family_of(request)
+    if family is ErrorFamily.OAUTH:
+        return oauth_error("temporarily_unavailable", message, 503, **retry)
+    if family is ErrorFamily.PAGE:
+        response = error_page(request, message, 503)
+        response.headers.update(retry)
+        return response
+    return typed_error(503, "error-service-unavailable", message, headers=retry)
 
 
-def internal_error() -> web.Response:
-    """Return the 500 of a bug; the details go to the log, never to the client."""
-    return typed_error(500, "error-internal", "Internal server error")
+def internal_error(request: web.Request) -> web.Response:
+    """The 500 of a bug; the details go to the log, never to the client."""
+    message = "Internal server error"
+    family = family_of(request)
+    if family is ErrorFamily.OAUTH:
+        return oauth_error("server_error", message, 500)
+    if family is ErrorFamily.PAGE:
+        return error_page(request, "Something went wrong on our side: try again later.", 500)
+    return typed_error(500, "error-internal", message)
 
 
 def http_error(request: web.Request, error: web.HTTPException) -> web.Response:

@@ -18,7 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from service.api.keys import DATABASE
-from service.persistence import oauth2, outbox
+from service.persistence import outbox
+from service.persistence.oauth2 import grants as oauth2_grants
 
 
 async def render_metrics(app: web.Application) -> tuple[bytes, str]:
@@ -40,7 +41,7 @@ async def _database_metrics(app: web.Application) -> bytes:
     """
     async with app[DATABASE].autocommit.connect() as connection:
         count, age = await outbox.backlog(connection)
-        live_grants = await oauth2.count_live_grants(connection)
+        live_grants = await oauth2_grants.count_live_grants(connection)
     backlog = GaugeMetricFamily(
         "oauth_apps_outbox_backlog", "Events not yet confirmed by RabbitMQ.", value=count
     )

@@ -15,7 +15,7 @@ from aiohttp.web_request import BaseRequest
 from service.api.bodies import body_too_large
 from service.api.connections import ConnectionGuard
 from service.api.errors import (
-    domain_error_response,
+    error_response,
     http_error,
     internal_error,
     service_unavailable,
@@ -98,13 +98,13 @@ class JsonAccessLogger(AbstractAccessLogger):
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map every exception to a JSON error; nothing reaches the client as a traceback."""
+    """Map every exception to an error of the route's family; never a traceback."""
     try:
         return await handler(request)
     except DomainError as error:
-        return domain_error_response(error)
+        return error_response(request, error)
     except web.HTTPRequestEntityTooLarge:
-        return domain_error_response(body_too_large())
+        return error_response(request, body_too_large())
     except web.HTTPException as error:
         if error.status < 400:
             raise
@@ -112,6 +112,6 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception as error:
         if is_transient_database_error(error):
             log.warning("database unavailable", exc_info=error)
-            return service_unavailable("The database is unavailable, try again shortly")
+            return service_unavailable(request, "The database is unavailable, try again shortly")
         log.exception("unhandled error")
-        return internal_error()
+        return internal_error(request)

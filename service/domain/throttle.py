@@ -36,6 +36,23 @@ class FailureThrottle:
         self._recent(key)
         self._failures.setdefault(key, deque()).append(self._clock())
 
+    def attempt(self, key: str) -> int:
+        """Count an attempt of ``key`` before it is made; return the seconds to wait instead.
+
+        Counting first, with no await between the check and the count, is what bounds
+        concurrent attempts: 100 at once see the count grow one by one.
+        """
+        if wait := self.retry_after(key):
+            return wait
+        self.record_failure(key)
+        return 0
+
+    def refund(self, key: str) -> None:
+        """Take back the newest count of ``key`` (an attempt that turned out well)."""
+        failures = self._failures.get(key)
+        if failures:
+            failures.pop()
+
     def reset(self, key: str) -> None:
         """Forget ``key``'s failures after a success."""
         self._failures.pop(key, None)

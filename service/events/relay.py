@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 import aio_pika
 import aiormq
@@ -28,9 +27,9 @@ from service.domain.backoff import Backoff
 from service.events.broker import Broker, describe, is_blocked, keep_running
 from service.events.topology import Topology, declare
 from service.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED, RELAY_BROKER_BLOCKED
-from service.persistence import idempotency, oauth2, outbox, processed_events
+from service.persistence import outbox
 from service.persistence.database import Database
-from service.persistence.oauth2 import EXPIRING_TABLES
+from service.persistence.housekeeping import Purge
 from service.persistence.outbox import PendingEvent
 from service.waiting import wait_any
 
@@ -38,10 +37,6 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/cloudevents+json"
 BLOCKED_CHECK_INTERVAL = 0.5
-
-
-# A purge step: (connection, limit=rows at most) -> rows deleted.
-Purge = Callable[..., Awaitable[int]]
 
 
 class PublishFailed(Exception):
@@ -116,6 +111,7 @@ class Relay:
         broker: Broker,
         topology: Topology,
         *,
+        purges: Sequence[tuple[str, Purge]],
         config: RelayConfig | None = None,
     ) -> None:
         self._database = database
@@ -125,6 +121,8 @@ class Relay:
         self._backoff = Backoff(initial=0.1, cap=2.0)
         self._next_purge = 0.0
         self._purged: dict[str, int] = {}
+        # The scheduled purges, each context's (``bootstrap.housekeeping``).
+        self._purges = list(purges)
         self._purge_round: list[tuple[str, Purge]] = []
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -269,15 +267,6 @@ class Relay:
             log.debug("published", extra={"fields": {"count": len(events)}})
         return len(events)
 
-    def _purges(self) -> list[tuple[str, Purge]]:
-        retention = self._config.retention
-        return [
-            ("published_events", partial(outbox.purge_published, retention=retention)),
-            ("processed_marks", partial(processed_events.purge_older_than, retention=retention)),
-            ("idempotency_keys", idempotency.purge_expired),
-            *((table, partial(oauth2.purge_expired, table=table)) for table in EXPIRING_TABLES),
-        ]
-
     async def _purge_when_due(self, connection: AsyncConnection) -> None:
         """Run one step of the scheduled purges when one is due.
 
@@ -288,13 +277,13 @@ class Relay:
         worked off in minutes while creates keep their latency (the data-scale
         benchmark measures it) and events their lag.
         """
-        if time.monotonic() < self._next_purge:
+        if time.monotonic() < self._next_purge or not self._purges:
             return
         if not self._purge_round:
-            self._purge_round = self._purges()
+            self._purge_round = list(self._purges)
         name, purge = self._purge_round[0]
         started = time.monotonic()
-        deleted = await purge(connection, limit=self._config.purge_batch)
+        deleted = await purge(connection, self._config.purge_batch)
         took = time.monotonic() - started
         self._purged[name] = self._purged.get(name, 0) + deleted
         if deleted < self._config.purge_batch:

@@ -18,11 +18,11 @@ from typing import Any
 import asyncpg
 from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
 from service.domain.idempotency import KEY_LIFETIME, IdempotentRequest
-from service.persistence.database import delete_batch
+from service.persistence.housekeeping import expired_rows_purge
 from service.persistence.models import IdempotencyKey
 
 OWNER_LOCK_NAMESPACE = 0x6F61_7069  # "oapi": the first key of every owner lock
@@ -123,11 +123,5 @@ async def release(session: AsyncSession, request: IdempotentRequest) -> None:
     )
 
 
-async def purge_expired(connection: AsyncConnection, limit: int) -> int:
-    """Delete up to ``limit`` keys older than their 24 hours; return how many."""
-    return await delete_batch(
-        connection,
-        "idempotency_keys",
-        "SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT :limit",
-        limit,
-    )
+# Answers are kept for their 24 hours, then purged with the other expired rows.
+purge_expired = expired_rows_purge("idempotency_keys")

@@ -200,7 +200,9 @@ class OAuthGrant(Base):
     __tablename__ = "oauth_grants"
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     app_id: Mapped[str] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # None for a machine client's grant (client_credentials).
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scope: Mapped[str | None] = mapped_column(Text)  # space-separated; None: not recorded
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
     __table_args__ = (
@@ -223,6 +225,7 @@ class OAuthCode(Base):
     redirect_uri: Mapped[str] = mapped_column(Text)
     redirect_uri_sent: Mapped[bool] = mapped_column(Boolean)
     code_challenge: Mapped[str | None] = mapped_column(String(128))
+    scope: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
@@ -238,6 +241,7 @@ class OAuthToken(Base):
     )
     family: Mapped[str] = mapped_column(String(24))  # one code's descendants
     code_hash: Mapped[str | None] = mapped_column(String(44))
+    scope: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)

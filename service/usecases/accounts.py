@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,11 +18,11 @@ from service.domain.passwords import (
     password_problem,
     verify_password,
 )
-from service.domain.text import storable
 from service.domain.timestamps import utc_now
 from service.persistence import accounts
 from service.persistence.database import Database
 from service.usecases.auth_cache import AuthCache
+from service.usecases.password_checks import PasswordChecks
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,57 +37,25 @@ async def authenticate(
     db: Database, user_id: str, auth_token: str, *, cache: AuthCache | None = None
 ) -> Principal | None:
     """Return the caller named by ``X-User-Id`` when ``X-Auth-Token`` is one of its live tokens."""
+
+    async def load() -> tuple[Principal, datetime | None] | None:
+        async with db.autocommit.connect() as connection:
+            return await accounts.find_principal(connection, user_id, token_hash)
+
     token_hash = hash_token(auth_token)
-    if cache is not None and (cached := cache.logins.get((user_id, token_hash))) is not None:
-        return cached
-    generation = cache.logins.generation if cache is not None else 0
-    async with db.autocommit.connect() as connection:
-        found = await accounts.find_principal(connection, user_id, token_hash)
-    if found is None:
-        return None
-    principal, expires_at = found
-    if cache is not None:
-        cache.logins.put(
-            (user_id, token_hash), principal, generation=generation, expires=expires_at
-        )
-    return principal
+    return await (cache or AuthCache()).logins.get_or_load((user_id, token_hash), load)
 
 
 async def login(
-    db: Database, login_name: str, password: str
-) -> tuple[IssuedToken, UserProfile] | None:
-    """Check a password and issue a login token that expires; None on wrong credentials."""
-    user_id = await verify_credentials(db, login_name, password)
-    if user_id is None:
-        return None
+    db: Database, checks: PasswordChecks, login_name: str, password: str, address: str
+) -> tuple[IssuedToken, UserProfile]:
+    """Check a password (``PasswordChecks``' limits) and issue a login token that expires."""
+    user_id = await checks.check(login_name, password, address)
     async with db.sessions.begin() as session:
         token = await _issue_token(session, user_id, "login")
         profile = await accounts.load_profile(session, user_id)
     assert profile is not None
     return token, profile
-
-
-async def verify_credentials(db: Database, login_name: str, password: str) -> str | None:
-    """The id of the active user with this name (or email) and password, else None."""
-    credentials = None
-    if storable(login_name):  # a name PostgreSQL cannot hold belongs to no user
-        async with db.sessions() as session:
-            credentials = await accounts.find_credentials(session, login_name)
-    # Argon2 takes tens of milliseconds of CPU: keep it off the event loop. Unknown
-    # users are checked against a dummy hash so timing does not reveal which names exist.
-    matches = await asyncio.to_thread(
-        _check_password, credentials[1] if credentials else None, password
-    )
-    return credentials[0] if matches and credentials is not None else None
-
-
-@functools.cache
-def _unknown_user_hash() -> str:
-    return hash_password(random_secret())
-
-
-def _check_password(stored_hash: str | None, password: str) -> bool:
-    return verify_password(stored_hash or _unknown_user_hash(), password)
 
 
 async def logout(

@@ -12,13 +12,13 @@ notification cannot keep a revoked token or a rotated secret alive.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
 from service.domain.accounts import Principal
-from service.persistence.oauth2 import Client
+from service.domain.oauth2.clients import Client
 
 AUTH_CHANGED_CHANNEL = "auth_changed"
 # OAuth tokens and grants stand behind Bearer principals only. They change at the
@@ -65,6 +65,24 @@ class Shelf(Generic[K, V]):
         if len(self._entries) >= self.cache.max_entries:
             self._entries.clear()  # simple and safe: the next requests refill it
         self._entries[key] = (value, valid_until)
+
+    async def get_or_load(
+        self, key: K, load: Callable[[], Awaitable[tuple[V, datetime | None] | None]]
+    ) -> V | None:
+        """Cache-aside: the cached answer, or ``load()``'s ``(answer, expiry)``, remembered.
+
+        The generation is read before loading, so that an answer read across a change
+        is used once and not stored.
+        """
+        if (cached := self.get(key)) is not None:
+            return cached
+        generation = self.generation
+        loaded = await load()
+        if loaded is None:
+            return None
+        value, expires = loaded
+        self.put(key, value, generation=generation, expires=expires)
+        return value
 
     def forget(self, key: K) -> None:
         """Drop one answer at once (this process's own logout)."""

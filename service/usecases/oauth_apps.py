@@ -28,9 +28,10 @@ from service.domain.redirect_uris import RedirectUriPolicy
 from service.domain.timestamps import utc_now
 from service.persistence import idempotency, oauth_apps, outbox
 from service.persistence.database import Database, is_transient_database_error
+from service.persistence.oauth2.store import SqlOAuth2Transaction
 from service.persistence.oauth_apps import NewApp
 from service.usecases.group_commit import AppWriter
-from service.usecases.oauth2 import revoke_app_grants
+from service.usecases.oauth2.revocation import revoke_app_grants
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ async def update_oauth_app(
         now = utc_now()
         updated = current.with_fields(fields, principal.actor, now)
         if current.active and not updated.active:
-            await revoke_app_grants(session, current.id, principal.actor)
+            await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
         await oauth_apps.save_app(session, updated)
         await outbox.add_event(
             session, app_event(EventType.UPDATED, updated, actor=principal.actor, now=now)
@@ -209,7 +210,7 @@ async def delete_oauth_app(db: Database, principal: Principal, body: object) -> 
         current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
         if current is None:
             raise app_not_found("deleteOAuthApp")
-        await revoke_app_grants(session, current.id, principal.actor)
+        await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
         await oauth_apps.delete_app(session, app_id)
         await outbox.add_event(
             session, app_event(EventType.DELETED, current, actor=principal.actor, now=utc_now())

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from service.persistence import oauth2
+from service.domain.oauth2.tokens import Rotation, StoredToken
 from service.persistence.database import Database
-from service.persistence.oauth2 import Rotation, StoredToken
+from service.persistence.oauth2 import tokens
 from service.usecases.batching import Batcher
 
 
@@ -44,9 +44,9 @@ class TokenBatches:
 
     async def _rotate(self, rotations: Sequence[Rotation]) -> list[bool]:
         async with self._db.autocommit.connect() as connection:
-            return await oauth2.rotate_refresh_tokens(connection, rotations)
+            return await tokens.rotate_refresh_tokens(connection, rotations)
 
     async def _look_up(self, token_hashes: Sequence[str]) -> list[StoredToken | None]:
         async with self._db.autocommit.connect() as connection:
-            found = await oauth2.find_tokens(connection, token_hashes)
+            found = await tokens.find_tokens(connection, token_hashes)
         return [found.get(token_hash) for token_hash in token_hashes]

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import aiohttp
 import pytest
 
-from service.domain.oauth2 import s256_challenge
+from service.domain.oauth2.pkce import s256_challenge
 from tests.support.http import create_over_http
 from tests.support.processes import Stack
 

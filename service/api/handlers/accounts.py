@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.api.auth import authenticated, credentials
+from service.api.auth import authenticated
 from service.api.bodies import read_body
 from service.api.client_address import client_address
-from service.api.keys import AUTH_CACHE, DATABASE, LOGIN_THROTTLE, SETTINGS
+from service.api.credentials import login_token
+from service.api.keys import AUTH_CACHE, DATABASE, PASSWORD_CHECKS, SETTINGS
 from service.api.responses import json_response
 from service.domain.accounts import Principal
-from service.domain.errors import AuthenticationRequired, InvalidParams, LoginFailed, RateLimited
+from service.domain.errors import AuthenticationRequired, InvalidParams
 from service.usecases import accounts
 
 routes = web.RouteTableDef()
@@ -26,19 +27,10 @@ async def login(request: web.Request) -> web.Response:
     password = body.get("password")
     if not isinstance(login_name, str) or not isinstance(password, str):
         raise InvalidParams("must have string properties 'username' (or 'user') and 'password'")
-    # Keyed on the name and the address: failures from one address cannot lock a user
-    # out everywhere, and one user's failures cannot lock out everyone behind a proxy.
-    client = client_address(request, request.app[SETTINGS].trusted_proxies)
-    throttle_key = f"{login_name.casefold()} {client}"
-    throttle = request.app[LOGIN_THROTTLE]
-    if wait := throttle.retry_after(throttle_key):
-        raise RateLimited(wait)
-    result = await accounts.login(request.app[DATABASE], login_name, password)
-    if result is None:
-        throttle.record_failure(throttle_key)
-        raise LoginFailed()
-    throttle.reset(throttle_key)
-    token, profile = result
+    address = client_address(request, request.app[SETTINGS].trusted_proxies)
+    token, profile = await accounts.login(
+        request.app[DATABASE], request.app[PASSWORD_CHECKS], login_name, password, address
+    )
     return json_response(
         {
             "status": "success",
@@ -55,7 +47,7 @@ async def login(request: web.Request) -> web.Response:
 @authenticated()
 async def logout(request: web.Request, principal: Principal) -> web.Response:
     """Revoke the token that authenticated this request."""
-    _, token = credentials(request)
+    _, token = login_token(request)
     await accounts.logout(request.app[DATABASE], principal.id, token, cache=request.app[AUTH_CACHE])
     return json_response({"status": "success", "data": {"message": "You've been logged out!"}})
 

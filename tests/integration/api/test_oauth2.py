@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.config import Settings
-from service.domain.oauth2 import s256_challenge
+from service.domain.oauth2.pkce import s256_challenge
 from tests.conftest import start_client
 
 Client = TestClient[Any, Any]
@@ -408,3 +408,41 @@ async def test_the_session_cookie_is_secure_under_an_https_public_url(
         assert metadata["authorization_endpoint"] == "https://chat.example/oauth/authorize"
     finally:
         await client.close()
+
+
+async def test_the_metadata_advertises_exactly_the_grants_the_token_endpoint_accepts(
+    client: Client, admin: dict[str, str]
+) -> None:
+    app = await register(client, admin)
+    metadata = await (await client.get("/.well-known/oauth-authorization-server")).json()
+    assert metadata["scopes_supported"] == ["openid", "profile", "email", "offline_access", "api"]
+    for grant_type in metadata["grant_types_supported"]:
+        # Accepted: the grant itself answers (its own parameter is missing).
+        response = await client.post(
+            "/oauth/token", data={"grant_type": grant_type}, headers=basic(app)
+        )
+        body = await response.json()
+        assert (response.status, body["error"]) == (400, "invalid_request"), grant_type
+        assert "is required" in body["error_description"]
+    for grant_type in ("password", "implicit", "client_credentials", "urn:x"):
+        if grant_type in metadata["grant_types_supported"]:
+            continue
+        response = await client.post(
+            "/oauth/token", data={"grant_type": grant_type}, headers=basic(app)
+        )
+        assert (await response.json())["error"] == "unsupported_grant_type", grant_type
+
+
+async def test_a_wrong_content_type_on_the_token_endpoint_is_an_rfc_error(
+    client: Client, admin: dict[str, str]
+) -> None:
+    app = await register(client, admin)
+    response = await client.post(
+        "/oauth/token", json={"grant_type": "refresh_token"}, headers=basic(app)
+    )
+    assert response.status == 400
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.json()
+    assert body["error"] == "invalid_request"
+    assert "application/x-www-form-urlencoded" in body["error_description"]
+    assert "success" not in body

@@ -43,6 +43,7 @@ async def test_old_rows_go_in_small_steps_and_one_line_says_how_many(
         database,
         bootstrap.broker(settings),
         bootstrap.topology(settings),
+        purges=bootstrap.housekeeping(RelayConfig().retention),
         config=RelayConfig(purge_batch=4, purge_pause=0.05),
     )
     stop = asyncio.Event()

@@ -92,7 +92,7 @@ async def test_expired_codes_tokens_and_sessions_are_purged(
         " ('new', 'u', 'c', now() + interval '1 hour')"
     )
     async with database.autocommit.connect() as connection:
-        assert await oauth2.purge_expired(connection, "web_sessions", 10) == 1
+        assert await dict(oauth2.PURGES)["web_sessions"](connection, 10) == 1
     assert await db.fetchval("SELECT session_hash FROM web_sessions") == "new"
 
 

@@ -13,7 +13,7 @@ import asyncpg
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
-from service.persistence import oauth2
+from service.persistence.oauth2 import tokens as oauth2
 
 
 def positional_sql(statement: ClauseElement) -> str:

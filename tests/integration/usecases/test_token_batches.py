@@ -9,10 +9,10 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from service.domain.oauth2.tokens import Rotation
 from service.domain.timestamps import utc_now
-from service.persistence import oauth2
 from service.persistence.database import Database
-from service.persistence.oauth2 import Rotation
+from service.persistence.oauth2 import tokens as oauth2
 from service.usecases.token_batches import TokenBatches
 
 GRANTS = ("g1", "g2", "g3")

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 import pytest
 
 from service.domain.accounts import Principal
-from service.persistence.oauth2 import Client
+from service.domain.oauth2.clients import Client
 from service.usecases.auth_cache import AuthCache
 
 ALICE = Principal("u1", "alice", frozenset({"manage-oauth-apps"}))
-APP = Client("a1", "client-a", "app", "https://a.test/cb", True, "hash")
+APP = Client("a1", "client-a", "app", ("https://a.test/cb",), True, "hash")
 
 
 class Clock:

@@ -9,24 +9,25 @@ import jinja2
 from aiohttp import web
 
 from service import bootstrap
+from service.api import oauth2
 from service.api.bodies import MAX_BODY_BYTES
 from service.api.connections import ConnectionGuard, ConnectionLimits
-from service.api.handlers import accounts, health, oauth2, oauth_apps, permissions
+from service.api.handlers import accounts, health, oauth_apps, permissions
 from service.api.keys import (
     APP_WRITER,
     AUTH_CACHE,
     CONNECTION_GUARD,
     DATABASE,
-    LOGIN_THROTTLE,
+    OAUTH2,
+    PASSWORD_CHECKS,
     RATE_LIMITER,
     READINESS,
     SETTINGS,
-    TOKEN_BATCHES,
 )
 from service.api.middlewares import request_middleware
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
-from service.domain.throttle import FailureThrottle
+from service.usecases.password_checks import PasswordChecks
 
 
 def create_application(settings: Settings, *, with_relay: bool = False) -> web.Application:
@@ -46,11 +47,8 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     application[SETTINGS] = settings
     application[CONNECTION_GUARD] = guard
     application.on_cleanup.append(lambda _: guard.close())
-    application[LOGIN_THROTTLE] = FailureThrottle()
     application[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
-    application.cleanup_ctx.extend(
-        [_database, _app_writer, _token_batches, _process_session, _readiness]
-    )
+    application.cleanup_ctx.extend([_database, _app_writer, _process_session, _oauth2, _readiness])
     if with_relay:
         application.cleanup_ctx.append(_relay)
     # Pages of the authorization flow: autoescaped templates, never a user's raw text.
@@ -59,8 +57,9 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
         loader=jinja2.PackageLoader("service.api", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    for module in (accounts, oauth_apps, permissions, oauth2, health):
-        application.router.add_routes(module.routes)
+    for routes in (accounts.routes, oauth_apps.routes, permissions.routes, *oauth2.ROUTES):
+        application.router.add_routes(routes)
+    application.router.add_routes(health.routes)
     return application
 
 
@@ -68,6 +67,7 @@ async def _database(application: web.Application) -> AsyncIterator[None]:
     settings = application[SETTINGS]
     async with bootstrap.database(settings) as database:
         application[DATABASE] = database
+        application[PASSWORD_CHECKS] = PasswordChecks(database)
         await bootstrap.admin_user(settings, database)
         yield
 
@@ -78,15 +78,17 @@ async def _app_writer(application: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _token_batches(application: web.Application) -> AsyncIterator[None]:
-    async with bootstrap.token_batches(application[DATABASE]) as batches:
-        application[TOKEN_BATCHES] = batches
-        yield
-
-
 async def _process_session(application: web.Application) -> AsyncIterator[None]:
     async with bootstrap.process_session(application[SETTINGS]) as cache:
         application[AUTH_CACHE] = cache
+        yield
+
+
+async def _oauth2(application: web.Application) -> AsyncIterator[None]:
+    async with bootstrap.oauth2_services(
+        application[SETTINGS], application[DATABASE], application[AUTH_CACHE]
+    ) as services:
+        application[OAUTH2] = services
         yield
 
 

@@ -2,18 +2,14 @@ from datetime import timedelta
 
 import pytest
 
-from service.domain.oauth2 import (
+from service.domain.oauth2.authorization import check_authorization_request
+from service.domain.oauth2.clients import Client, secrets_match
+from service.domain.oauth2.errors import AuthorizeError, AuthorizeRefused
+from service.domain.oauth2.pkce import PkceMode, s256_challenge, verify_pkce
+from service.domain.oauth2.tokens import (
     ACCESS_TOKEN_LIFETIME,
     CODE_LIFETIME,
     REFRESH_TOKEN_LIFETIME,
-    AuthorizeError,
-    AuthorizeRefused,
-    PkceMode,
-    check_authorization_request,
-    choose_redirect_uri,
-    s256_challenge,
-    secrets_match,
-    verify_pkce,
 )
 
 # RFC 7636, Appendix B.
@@ -39,6 +35,11 @@ def test_lifetimes_are_rocket_chats() -> None:
     assert timedelta(seconds=300) == CODE_LIFETIME
     assert timedelta(seconds=3600) == ACCESS_TOKEN_LIFETIME
     assert timedelta(days=14) == REFRESH_TOKEN_LIFETIME
+
+
+def choose_redirect_uri(registered: list[str], requested: str | None) -> str:
+    client = Client("a1", "client", "app", tuple(registered), True, "h" * 44)
+    return client.redirect_uri_for(requested)
 
 
 def test_redirect_uris_match_by_string_equality_with_the_single_uri_default() -> None:
@@ -69,7 +70,7 @@ def test_authorization_request_errors(
             response_type=response_type,
             code_challenge=challenge,
             code_challenge_method=method,
-            pkce=mode,
+            pkce_required=mode is PkceMode.REQUIRED,
         )
     assert caught.value.error == error
 
@@ -79,5 +80,5 @@ def test_pkce_may_be_omitted_only_when_optional() -> None:
         response_type="code",
         code_challenge=None,
         code_challenge_method=None,
-        pkce=PkceMode.OPTIONAL,
+        pkce_required=False,
     )

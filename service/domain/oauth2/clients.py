@@ -1,0 +1,79 @@
+"""A client of the authorization server: what it is and what it may do."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from service.domain.oauth2.errors import AuthorizeRefused
+from service.domain.oauth2.pkce import PkceMode
+from service.domain.oauth2.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+
+
+class ClientAuthMethod(StrEnum):
+    """How a client proves itself at the token endpoint (RFC 7591 section 2)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method's name
+    CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105
+
+
+# Every app registered through ``oauth-apps.create`` is a confidential client.
+CONFIDENTIAL_AUTH_METHODS = frozenset(ClientAuthMethod)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A registered app as a client; fields past ``secret_hash`` are its client metadata."""
+
+    app_id: str
+    client_id: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    active: bool
+    secret_hash: str
+    grant_types: frozenset[str] = frozenset({"authorization_code", "refresh_token"})
+    auth_methods: frozenset[ClientAuthMethod] = CONFIDENTIAL_AUTH_METHODS
+    # None: the server's ``OAUTH_PKCE`` decides.
+    require_pkce: bool | None = None
+    access_token_lifetime: timedelta = ACCESS_TOKEN_LIFETIME
+    refresh_token_lifetime: timedelta = REFRESH_TOKEN_LIFETIME
+    post_logout_redirect_uris: tuple[str, ...] = ()
+
+    def redirect_uri_for(self, requested: str | None) -> str:
+        """The redirect URI to answer on: exactly one of the registered ones (string equality).
+
+        Without ``redirect_uri`` the app must have exactly one (RFC 6749 section 3.1.2.3).
+        """
+        if requested is None:
+            if len(self.redirect_uris) == 1:
+                return self.redirect_uris[0]
+            raise AuthorizeRefused("redirect_uri is required: the app has several")
+        if requested not in self.redirect_uris:
+            raise AuthorizeRefused("redirect_uri is not one of the app's registered URIs")
+        return requested
+
+    def may_use(self, grant_type: str) -> bool:
+        """Whether this client may use ``grant_type`` at the token endpoint."""
+        return grant_type in self.grant_types
+
+    def pkce_required(self, server_default: PkceMode) -> bool:
+        """Whether this client's authorization requests must carry a PKCE challenge."""
+        if self.require_pkce is not None:
+            return self.require_pkce
+        return server_default is PkceMode.REQUIRED
+
+    def secret_matches(self, presented_hash: str) -> bool:
+        """Whether a presented secret's hash is this client's, compared in constant time."""
+        return secrets_match(self.secret_hash, presented_hash)
+
+
+def registered_uris(redirect_uri_field: str) -> tuple[str, ...]:
+    """An app's redirect URIs, as stored (one, or several joined with ',')."""
+    return tuple(redirect_uri_field.split(","))
+
+
+def secrets_match(stored_hash: str, presented_hash: str) -> bool:
+    """Compare two secret hashes in constant time."""
+    return hmac.compare_digest(stored_hash.encode(), presented_hash.encode())

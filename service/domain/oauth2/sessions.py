@@ -1,0 +1,16 @@
+"""Login sessions of the authorization pages (a cookie, never the user's password)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+SESSION_LIFETIME = timedelta(hours=8)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A live session: whose it is, and the CSRF token its forms must carry."""
+
+    user_id: str
+    csrf_token: str

@@ -1,0 +1,78 @@
+"""Grants: a user's consent to an app, revoked with every token of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from service.domain.oauth2.grants import Grant
+from service.persistence.models import OAuthAppRow, OAuthGrant, OAuthToken
+from service.persistence.oauth2.rows import GRANT_COLUMNS, grant_from, scope_column
+
+_GRANTS = select(*GRANT_COLUMNS).join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
+
+
+async def live_grant(session: AsyncSession, app_id: str, user_id: str) -> Grant | None:
+    """The user's unrevoked grant of this app, if any."""
+    row = (
+        await session.execute(
+            _GRANTS.where(
+                OAuthGrant.app_id == app_id,
+                OAuthGrant.user_id == user_id,
+                OAuthGrant.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else grant_from(row)
+
+
+async def live_grants_of_app(session: AsyncSession, app_id: str) -> list[Grant]:
+    """Every unrevoked grant of an app."""
+    rows = await session.execute(
+        _GRANTS.where(OAuthGrant.app_id == app_id, OAuthGrant.revoked_at.is_(None))
+    )
+    return [grant_from(row) for row in rows]
+
+
+async def insert_grant(session: AsyncSession, grant: Grant) -> None:
+    """Record a new grant."""
+    await session.execute(
+        insert(OAuthGrant).values(
+            id=grant.id,
+            app_id=grant.app_id,
+            user_id=grant.user_id,
+            scope=scope_column(grant.scope),
+            created_at=grant.created_at,
+        )
+    )
+
+
+async def revoke_grant(session: AsyncSession, grant_id: str, now: datetime) -> bool:
+    """Revoke a grant and every token of it; return whether it was live."""
+    revoked = await session.scalar(
+        update(OAuthGrant)
+        .where(OAuthGrant.id == grant_id, OAuthGrant.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(OAuthGrant.id)
+    )
+    await revoke_tokens(session, OAuthToken.grant_id == grant_id, now)
+    return revoked is not None
+
+
+async def revoke_tokens(session: AsyncSession, which: ColumnElement[bool], now: datetime) -> None:
+    """Revoke the live tokens that ``which`` selects."""
+    await session.execute(
+        update(OAuthToken).where(which, OAuthToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+async def count_live_grants(connection: AsyncConnection) -> int:
+    """How many grants are not revoked (a gauge)."""
+    return int(
+        await connection.scalar(
+            select(func.count()).select_from(OAuthGrant).where(OAuthGrant.revoked_at.is_(None))
+        )
+        or 0
+    )

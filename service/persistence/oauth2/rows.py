@@ -1,0 +1,58 @@
+"""Columns read by name into the domain's objects: a new column is a new name, not a shift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row
+
+from service.domain.oauth2.clients import Client, registered_uris
+from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.scopes import format_scope, parse_scope
+from service.persistence.models import OAuthAppRow, OAuthGrant
+
+CLIENT_COLUMNS = (
+    OAuthAppRow.id.label("app_id"),
+    OAuthAppRow.client_id.label("client_id"),
+    OAuthAppRow.name.label("name"),
+    OAuthAppRow.redirect_uri.label("redirect_uri"),
+    OAuthAppRow.active.label("active"),
+    OAuthAppRow.client_secret_hash.label("secret_hash"),
+)
+GRANT_COLUMNS = (
+    OAuthGrant.id.label("grant_id"),
+    OAuthGrant.app_id.label("grant_app_id"),
+    OAuthAppRow.client_id.label("grant_client_id"),
+    OAuthGrant.user_id.label("grant_user_id"),
+    OAuthGrant.created_at.label("grant_created_at"),
+    OAuthGrant.scope.label("grant_scope"),
+)
+
+
+def client_from(row: Row[*tuple[Any, ...]]) -> Client:
+    """A client from the labels of ``CLIENT_COLUMNS``."""
+    return Client(
+        app_id=row.app_id,
+        client_id=row.client_id,
+        name=row.name,
+        redirect_uris=registered_uris(row.redirect_uri),
+        active=row.active,
+        secret_hash=row.secret_hash,
+    )
+
+
+def grant_from(row: Row[*tuple[Any, ...]]) -> Grant:
+    """A grant from the labels of ``GRANT_COLUMNS``."""
+    return Grant(
+        id=row.grant_id,
+        app_id=row.grant_app_id,
+        client_id=row.grant_client_id,
+        user_id=row.grant_user_id,
+        created_at=row.grant_created_at,
+        scope=parse_scope(row.grant_scope),
+    )
+
+
+def scope_column(scope: frozenset[str]) -> str | None:
+    """How a scope is stored: space-separated, None when there is none to record."""
+    return format_scope(scope) or None

@@ -1,0 +1,32 @@
+"""Login sessions of the authorization pages: a cookie names one, a CSRF token guards its forms."""
+
+from __future__ import annotations
+
+from service.domain.accounts import Principal
+from service.domain.ids import hash_token, random_secret
+from service.domain.oauth2.sessions import SESSION_LIFETIME, WebSession
+from service.domain.timestamps import utc_now
+from service.usecases.oauth2.stores import OAuth2Services
+
+
+async def start_session(services: OAuth2Services, user_id: str) -> tuple[str, str]:
+    """Open a login session: ``(cookie value, CSRF token)``."""
+    token, csrf = random_secret(), random_secret()
+    async with services.store.transaction() as tx:
+        await tx.insert_session(
+            hash_token(token), WebSession(user_id, csrf), utc_now() + SESSION_LIFETIME
+        )
+    return token, csrf
+
+
+async def session_user(
+    services: OAuth2Services, cookie: str | None
+) -> tuple[Principal, str] | None:
+    """The signed-in user of a session cookie and the session's CSRF token."""
+    if not cookie:
+        return None
+    found = await services.store.find_session(hash_token(cookie))
+    if found is None:
+        return None
+    principal = await services.store.find_active_user(found.user_id)
+    return None if principal is None else (principal, found.csrf_token)

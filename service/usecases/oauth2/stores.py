@@ -1,0 +1,109 @@
+"""What the authorization server's use cases need from storage, as small protocols.
+
+``persistence/oauth2/store.py`` implements them on PostgreSQL, the unit tests on
+dictionaries.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from service.domain.accounts import Principal
+from service.domain.events import Event
+from service.domain.oauth2.clients import Client
+from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.pkce import PkceMode
+from service.domain.oauth2.sessions import WebSession
+from service.domain.oauth2.tokens import NewToken, Rotation, StoredCode, StoredToken
+from service.usecases.auth_cache import AuthCache
+
+
+class OAuth2Transaction(Protocol):
+    """The writes of one transaction: all of them commit together, or none."""
+
+    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
+        """The user's unrevoked grant of this app."""
+
+    async def live_grants_of_app(self, app_id: str) -> list[Grant]:
+        """Every unrevoked grant of an app."""
+
+    async def insert_grant(self, grant: Grant) -> None:
+        """Record a new grant."""
+
+    async def revoke_grant(self, grant_id: str, now: datetime) -> bool:
+        """Revoke a grant and every token of it; whether it was live."""
+
+    async def insert_code(self, code_hash: str, code: StoredCode) -> None:
+        """Store a new code's hash."""
+
+    async def take_code(self, code_hash: str, now: datetime) -> StoredCode | None:
+        """The code, locked until commit, as it was; it is marked used."""
+
+    async def insert_token(self, token: NewToken) -> None:
+        """Store a new token's hash."""
+
+    async def locked_token(self, token_hash: str) -> StoredToken | None:
+        """The token, locked until commit."""
+
+    async def revoke_token(self, token_hash: str, now: datetime) -> None:
+        """Revoke one token."""
+
+    async def revoke_family(self, family: str, now: datetime) -> None:
+        """Revoke every token of a refresh family."""
+
+    async def revoke_issued_from_code(self, code_hash: str, now: datetime) -> None:
+        """Revoke every family a code started."""
+
+    async def insert_session(
+        self, session_hash: str, web_session: WebSession, expires_at: datetime
+    ) -> None:
+        """Store a login session of the pages."""
+
+    async def add_event(self, event: Event) -> None:
+        """Queue an event in the outbox, in this transaction."""
+
+
+class OAuth2Store(Protocol):
+    """Reads, each on its own, and transactions."""
+
+    def transaction(self) -> AbstractAsyncContextManager[OAuth2Transaction]:
+        """A transaction, committed when the block ends without an exception."""
+
+    async def find_client(self, client_id: str) -> Client | None:
+        """The app whose ``clientId`` this is."""
+
+    async def find_token(self, token_hash: str) -> StoredToken | None:
+        """The token with this hash, with its grant's app and user."""
+
+    async def find_session(self, session_hash: str) -> WebSession | None:
+        """The live login session with this hash, of an active user."""
+
+    async def find_active_user(self, user_id: str) -> Principal | None:
+        """The active user with its permissions."""
+
+    async def has_live_grant(self, app_id: str, user_id: str) -> bool:
+        """Whether the user has an unrevoked grant of this app."""
+
+
+class TokenStatements(Protocol):
+    """The token endpoint's hot statements (batched across requests in production)."""
+
+    async def rotate(self, rotation: Rotation) -> bool:
+        """Whether the refresh token was live and is now exchanged for the new pair."""
+
+    async def look_up(self, token_hash: str) -> StoredToken | None:
+        """The token with this hash, with its grant's app and user."""
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Services:
+    """Everything the authorization server's use cases work with, built once per process."""
+
+    store: OAuth2Store
+    tokens: TokenStatements
+    pkce: PkceMode = PkceMode.REQUIRED
+    # A cache that is not listening stores nothing: without one, every read goes through.
+    cache: AuthCache = field(default_factory=AuthCache)

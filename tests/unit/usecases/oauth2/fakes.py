@@ -1,0 +1,218 @@
+"""The authorization server's store on dictionaries, for unit tests of its use cases.
+
+A transaction works on copies and writes them back only when its block ends
+without an exception, as a database transaction would commit or roll back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from service.domain.accounts import Principal
+from service.domain.events import Event
+from service.domain.oauth2.clients import Client
+from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.sessions import WebSession
+from service.domain.oauth2.tokens import NewToken, Rotation, StoredCode, StoredToken, TokenKind
+from service.usecases.oauth2.stores import OAuth2Services
+
+
+@dataclass
+class _Row:
+    token: NewToken
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class Tables:
+    """What the fake database holds."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    users: dict[str, Principal] = field(default_factory=dict)
+    grants: dict[str, Grant] = field(default_factory=dict)
+    revoked_grants: dict[str, datetime] = field(default_factory=dict)
+    codes: dict[str, StoredCode] = field(default_factory=dict)
+    tokens: dict[str, _Row] = field(default_factory=dict)
+    sessions: dict[str, WebSession] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+class FakeTransaction:
+    """The writes of one transaction, on a copy of the tables."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
+        return next(
+            (
+                grant
+                for grant in self.tables.grants.values()
+                if grant.app_id == app_id
+                and grant.user_id == user_id
+                and grant.id not in self.tables.revoked_grants
+            ),
+            None,
+        )
+
+    async def live_grants_of_app(self, app_id: str) -> list[Grant]:
+        return [
+            grant
+            for grant in self.tables.grants.values()
+            if grant.app_id == app_id and grant.id not in self.tables.revoked_grants
+        ]
+
+    async def insert_grant(self, grant: Grant) -> None:
+        self.tables.grants[grant.id] = grant
+
+    async def revoke_grant(self, grant_id: str, now: datetime) -> bool:
+        for row in self.tables.tokens.values():
+            if row.token.grant_id == grant_id and row.revoked_at is None:
+                row.revoked_at = now
+        if grant_id in self.tables.revoked_grants:
+            return False
+        self.tables.revoked_grants[grant_id] = now
+        return True
+
+    async def insert_code(self, code_hash: str, code: StoredCode) -> None:
+        self.tables.codes[code_hash] = code
+
+    async def take_code(self, code_hash: str, now: datetime) -> StoredCode | None:
+        code = self.tables.codes.get(code_hash)
+        if code is not None and code.used_at is None:
+            self.tables.codes[code_hash] = dataclasses.replace(code, used_at=now)
+        return code
+
+    async def insert_token(self, token: NewToken) -> None:
+        self.tables.tokens[token.token_hash] = _Row(token)
+
+    async def locked_token(self, token_hash: str) -> StoredToken | None:
+        return stored_token(self.tables, token_hash)
+
+    async def revoke_token(self, token_hash: str, now: datetime) -> None:
+        self._revoke(lambda row: row.token.token_hash == token_hash, now)
+
+    async def revoke_family(self, family: str, now: datetime) -> None:
+        self._revoke(lambda row: row.token.family == family, now)
+
+    async def revoke_issued_from_code(self, code_hash: str, now: datetime) -> None:
+        families = {
+            row.token.family
+            for row in self.tables.tokens.values()
+            if row.token.code_hash == code_hash
+        }
+        self._revoke(lambda row: row.token.family in families, now)
+
+    async def insert_session(
+        self, session_hash: str, web_session: WebSession, expires_at: datetime
+    ) -> None:
+        self.tables.sessions[session_hash] = web_session
+
+    async def add_event(self, event: Event) -> None:
+        self.tables.events.append(event)
+
+    def _revoke(self, which: object, now: datetime) -> None:
+        for row in self.tables.tokens.values():
+            if which(row) and row.revoked_at is None:  # type: ignore[operator]
+                row.revoked_at = now
+
+
+def stored_token(tables: Tables, token_hash: str) -> StoredToken | None:
+    """A token as the SQL store would read it, joined with its grant, app and user."""
+    row = tables.tokens.get(token_hash)
+    if row is None:
+        return None
+    grant = tables.grants[row.token.grant_id]
+    client = next(c for c in tables.clients.values() if c.app_id == grant.app_id)
+    user = tables.users.get(grant.user_id) if grant.user_id else None
+    return StoredToken(
+        kind=row.token.kind,
+        grant=grant,
+        family=row.token.family,
+        username=user.username if user else None,
+        email=None,
+        app_active=client.active,
+        user_active=user is not None or grant.user_id is None,
+        created_at=row.token.created_at,
+        expires_at=row.token.expires_at,
+        used_at=row.used_at,
+        revoked_at=row.revoked_at or tables.revoked_grants.get(grant.id),
+        scope=row.token.scope,
+    )
+
+
+class FakeStore:
+    """Reads and transactions on ``Tables``."""
+
+    def __init__(self) -> None:
+        self.tables = Tables()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeTransaction]:
+        working = copy.deepcopy(self.tables)
+        yield FakeTransaction(working)
+        self.tables = working  # committed only when the block ended without an exception
+
+    async def find_client(self, client_id: str) -> Client | None:
+        return self.tables.clients.get(client_id)
+
+    async def find_token(self, token_hash: str) -> StoredToken | None:
+        return stored_token(self.tables, token_hash)
+
+    async def find_session(self, session_hash: str) -> WebSession | None:
+        return self.tables.sessions.get(session_hash)
+
+    async def find_active_user(self, user_id: str) -> Principal | None:
+        return self.tables.users.get(user_id)
+
+    async def has_live_grant(self, app_id: str, user_id: str) -> bool:
+        return await FakeTransaction(self.tables).live_grant(app_id, user_id) is not None
+
+
+class FakeTokenStatements:
+    """The batched statements, one at a time: a rotation as ``_ROTATE`` does it."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    async def rotate(self, rotation: Rotation) -> bool:
+        tables = self.store.tables
+        stored = stored_token(tables, rotation.refresh_hash)
+        if (
+            stored is None
+            or stored.kind is not TokenKind.REFRESH
+            or stored.used_at is not None
+            or not stored.usable(rotation.now)
+            or stored.grant.client_id != rotation.client_id
+        ):
+            return False
+        used = tables.tokens[rotation.refresh_hash]
+        used.used_at = used.revoked_at = rotation.now
+        for row in tables.tokens.values():
+            if row.token.family == stored.family and row.revoked_at is None:
+                row.revoked_at = rotation.now
+        for token_hash, kind, expires_at in (
+            (rotation.access_hash, TokenKind.ACCESS, rotation.access_expires_at),
+            (rotation.new_refresh_hash, TokenKind.REFRESH, rotation.refresh_expires_at),
+        ):
+            tables.tokens[token_hash] = _Row(
+                NewToken(
+                    token_hash, kind, stored.grant.id, stored.family, None, rotation.now, expires_at
+                )
+            )
+        return True
+
+    async def look_up(self, token_hash: str) -> StoredToken | None:
+        return stored_token(self.store.tables, token_hash)
+
+
+def fake_services() -> tuple[OAuth2Services, FakeStore]:
+    """Services on a fresh fake store."""
+    store = FakeStore()
+    return OAuth2Services(store=store, tokens=FakeTokenStatements(store)), store
