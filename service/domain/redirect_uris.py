@@ -25,6 +25,8 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 # A last label that a browser would read as a number makes the host an IPv4 address.
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+# What a browser strips from both ends of a URL before parsing it.
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _SPECIAL_SCHEMES = frozenset({"http", "https"})
 _BAD_HOST = "has a host that is not a domain name or an IP address"
 
@@ -62,7 +64,7 @@ def parse_uri_list(value: str) -> str:
 def has_dangerous_scheme(uri: str) -> bool:
     """Tell whether a browser would read ``uri``'s scheme as javascript, data, vbscript or file."""
     # As the WHATWG URL parser does before it reads the scheme.
-    seen = re.sub(r"[\t\n\r]", "", uri.strip("".join(map(chr, range(0x21)))))
+    seen = re.sub(r"[\t\n\r]", "", uri.strip(_C0_AND_SPACE))
     scheme = _SCHEME.match(seen)
     return scheme is not None and scheme.group()[:-1].lower() in _DANGEROUS_SCHEMES
 
@@ -93,8 +95,9 @@ def csp_origin(uri: str) -> str | None:
     """Return ``uri``'s ``scheme://host[:port]`` for a CSP source list, host in punycode.
 
     None when ``uri`` has no host (a private-use scheme such as
-    ``com.example.app:/cb``), and also when the policy's checks would refuse it:
-    so no stored URI, however hostile, puts a ``;``, a quote or a space in a header.
+    ``com.example.app:/cb``), and also when ``rfc6749`` would refuse its characters,
+    scheme or authority: so no stored URI, however hostile (an app stored under
+    policy ``none``), puts a ``;``, a quote or a space in a header.
     """
     if _shape_problem(uri):
         return None
