@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import unicodedata
+from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
+
+import idna
+import rfc3986
+from rfc3986.exceptions import InvalidAuthority
 
 from service.domain.jsvalues import js_trim
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")  # RFC 3986 section 3.1
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
+# Schemes with which a browser runs or reads something instead of going to a client.
+_DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
+# Controls, invisible formatting (bidi overrides, zero-width) and every kind of space:
+# none belongs in a URI (RFC 3986 section 2), and each can smuggle a header or fake a host.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# Underscores are not LDH, but hosts like docker-compose's service names use them.
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
+# A last label that a browser would read as a number makes the host an IPv4 address.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+# What a browser strips from both ends of a URL before parsing it.
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_SPECIAL_SCHEMES = frozenset({"http", "https"})
+_BAD_HOST = "has a host that is not a domain name or an IP address"
 
 
 class RedirectUriPolicy(StrEnum):
@@ -18,6 +37,16 @@ class RedirectUriPolicy(StrEnum):
     NONE = "none"
     RFC6749 = "rfc6749"
     OAUTH2_1 = "oauth2.1"
+
+
+@dataclass(frozen=True, slots=True)
+class _Authority:
+    """The parts of a URI that name where a browser goes."""
+
+    scheme: str
+    userinfo: str | None
+    host: str  # ASCII and lower case, IPv6 in brackets; "" when the URI has none
+    port: int | None
 
 
 def parse_uri_list(value: str) -> str:
@@ -32,25 +61,120 @@ def parse_uri_list(value: str) -> str:
     return ",".join(part for part in parts if part)
 
 
+def has_dangerous_scheme(uri: str) -> bool:
+    """Tell whether a browser would read ``uri``'s scheme as javascript, data, vbscript or file."""
+    # As the WHATWG URL parser does before it reads the scheme.
+    seen = re.sub(r"[\t\n\r]", "", uri.strip(_C0_AND_SPACE))
+    scheme = _SCHEME.match(seen)
+    return scheme is not None and scheme.group()[:-1].lower() in _DANGEROUS_SCHEMES
+
+
 def policy_problem(uri: str, policy: RedirectUriPolicy) -> str | None:
     """Return why ``uri`` breaks ``policy``, or None when it is acceptable."""
     if policy is RedirectUriPolicy.NONE:
         return None
-    if not _SCHEME.match(uri):
-        return "is not an absolute URI"
+    if problem := _shape_problem(uri):
+        return problem
     if "#" in uri:
         return "must not contain a fragment"
+    if policy is RedirectUriPolicy.OAUTH2_1 and "*" in uri:
+        return "must not contain a wildcard"
+    authority = _authority(uri)
+    if isinstance(authority, str):
+        return authority
     if policy is RedirectUriPolicy.RFC6749:
         return None
-    if "*" in uri:
-        return "must not contain a wildcard"
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname
-    except ValueError:
-        return "is not a well-formed URI"
-    if "@" in parts.netloc:
+    if authority.userinfo is not None:
         return "must not contain userinfo"
-    if parts.scheme.lower() == "http" and host not in _LOOPBACK_HOSTS:
+    if authority.scheme == "http" and authority.host not in _LOOPBACK_HOSTS:
         return "must use https unless its host is a loopback address"
     return None
+
+
+def csp_origin(uri: str) -> str | None:
+    """Return ``uri``'s ``scheme://host[:port]`` for a CSP source list, host in punycode.
+
+    None when ``uri`` has no host (a private-use scheme such as
+    ``com.example.app:/cb``), and also when ``rfc6749`` would refuse its characters,
+    scheme or authority: so no stored URI, however hostile (an app stored under
+    policy ``none``), puts a ``;``, a quote or a space in a header.
+    """
+    if _shape_problem(uri):
+        return None
+    authority = _authority(uri)
+    if isinstance(authority, str) or not authority.host:
+        return None
+    port = "" if authority.port is None else f":{authority.port}"
+    return f"{authority.scheme}://{authority.host}{port}"
+
+
+def _shape_problem(uri: str) -> str | None:
+    """Return why ``uri`` cannot be a redirect URI whatever its host, or None."""
+    if any(unicodedata.category(char) in _UNSAFE_CATEGORIES for char in uri):
+        return "must not contain whitespace or control characters"
+    if "\\" in uri:
+        # Browsers read it as "/" in http(s) URIs, so the host they go to is not the one parsed.
+        return "must not contain a backslash"
+    if not _SCHEME.match(uri):
+        return "is not an absolute URI"
+    if has_dangerous_scheme(uri):
+        return f"must not use the {uri[: uri.index(':')].lower()}: scheme"
+    return None
+
+
+def _authority(uri: str) -> _Authority | str:
+    """Parse ``uri``'s authority with RFC 3986's grammar; return it, or why it does not parse."""
+    reference = rfc3986.iri_reference(uri)
+    scheme: str = reference.scheme.lower()
+    try:
+        parts: dict[str, str | None] = reference.authority_info()
+    except InvalidAuthority:
+        return "is not a well-formed URI"
+    host = parts["host"] or ""
+    if not host:
+        # RFC 3986 allows an empty host, but http(s) needs one to go anywhere.
+        return "has no host" if scheme in _SPECIAL_SCHEMES else _Authority(scheme, None, "", None)
+    ascii_host = _ascii_host(host)
+    if ascii_host is None:
+        return _BAD_HOST
+    port = int(text) if (text := parts["port"]) else None
+    if port is not None and port > 65535:
+        return "has a port that is not a number from 0 to 65535"
+    return _Authority(scheme, parts["userinfo"], ascii_host, port)
+
+
+def _ascii_host(host: str) -> str | None:
+    """Return ``host`` as a browser would look it up, lower case and IDNA-encoded, or None."""
+    if host.startswith("["):
+        # An IPv6 address; RFC 6874 zone ids and IPvFuture mean nothing to a browser.
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return None
+        return None if "%" in host else host.lower()
+    try:
+        labels = [
+            label if label.isascii() else idna.encode(label, uts46=True).decode()
+            for label in host.split(".")
+        ]
+    except idna.IDNAError:
+        return None
+    ascii_host = ".".join(labels).lower()
+    if len(ascii_host) > 253:
+        return None
+    names = ascii_host.removesuffix(".").split(".")
+    if _NUMERIC_LABEL.fullmatch(names[-1]):
+        try:
+            ipaddress.IPv4Address(ascii_host)
+        except ValueError:
+            return None
+        return ascii_host
+    for name in names:
+        if not _LABEL.fullmatch(name):
+            return None
+        if name.startswith("xn--"):
+            try:
+                idna.decode(name)
+            except idna.IDNAError:
+                return None
+    return ascii_host

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import orjson
 from aiohttp import web
 
-from service.api.keys import READINESS
+from service.api.keys import READINESS, SETTINGS
 from service.api.metrics_view import render_metrics
 from service.api.responses import json_response
 
@@ -47,10 +48,14 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.get("/api/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    """The OpenAPI 3.1 document of this API."""
-    return web.Response(body=_openapi_document(), content_type="application/json")
+    """The OpenAPI 3.1 document of this API, whose server is this service's ``PUBLIC_URL``."""
+    document = _openapi_document(request.app[SETTINGS].issuer)
+    return web.Response(body=document, content_type="application/json")
 
 
 @functools.cache
-def _openapi_document() -> bytes:
-    return OPENAPI_DOCUMENT.read_bytes()
+def _openapi_document(issuer: str) -> bytes:
+    # The file names a placeholder server: only the running service knows its own URL.
+    document = orjson.loads(OPENAPI_DOCUMENT.read_bytes())
+    document["servers"] = [{"url": issuer}]
+    return orjson.dumps(document)

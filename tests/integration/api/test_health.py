@@ -95,7 +95,7 @@ async def test_metrics(client: Client, admin: dict[str, str]) -> None:
 
 async def test_openapi_document_covers_every_route(client: Client) -> None:
     served = await (await client.get("/api/openapi.json")).json()
-    assert served == DOCUMENT and served["openapi"] == "3.1.0"
+    assert served | {"servers": DOCUMENT["servers"]} == DOCUMENT and served["openapi"] == "3.1.0"
     assert client.app is not None
     routes = {
         (route.method.lower(), route.resource.canonical)
@@ -104,6 +104,17 @@ async def test_openapi_document_covers_every_route(client: Client) -> None:
     }
     documented = {(method, path) for path, item in DOCUMENT["paths"].items() for method in item}
     assert routes == documented
+
+
+async def test_openapi_document_names_the_public_url(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    client = await start_client(dataclasses.replace(settings, public_url="https://chat.example"))
+    try:
+        served = await (await client.get("/api/openapi.json")).json()
+    finally:
+        await client.close()
+    assert served["servers"] == [{"url": "https://chat.example"}]
 
 
 async def test_real_responses_match_the_document(
