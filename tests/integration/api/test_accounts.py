@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 from typing import Any
@@ -163,3 +164,53 @@ async def test_forwarded_addresses_count_only_behind_a_trusted_proxy(
         assert (await direct.post(LOGIN, json=good, headers=via("192.0.2.2"))).status == 429
     finally:
         await direct.close()
+
+
+async def test_concurrent_guesses_get_five_password_checks_whatever_the_concurrency(
+    settings: Any, admin: dict[str, str]
+) -> None:
+    client = await start_client(settings)  # its own limits, untouched by other tests
+    try:
+        guesses = [{"username": "math.bar", "password": f"bad {n}"} for n in range(99)]
+        guesses.insert(50, {"username": "math.bar", "password": "correct horse"})
+        responses = await asyncio.gather(*(client.post(LOGIN, json=body) for body in guesses))
+        statuses = [response.status for response in responses]
+        assert len([status for status in statuses if status != 429]) <= 5
+        assert statuses.count(429) >= 95
+    finally:
+        await client.close()
+
+
+async def test_a_users_name_and_email_share_one_count(settings: Any, admin: dict[str, str]) -> None:
+    client = await start_client(settings)
+    try:
+        for login_name in (
+            "math.bar",
+            "MATH.BAR@example.test",
+            "math.bar",
+            "math.bar@example.test",
+        ):
+            response = await client.post(LOGIN, json={"user": login_name, "password": "bad"})
+            assert response.status == 401
+        await client.post(LOGIN, json={"user": "math.bar", "password": "bad"})
+        response = await client.post(
+            LOGIN, json={"user": "math.bar@example.test", "password": "correct horse"}
+        )
+        assert response.status == 429
+    finally:
+        await client.close()
+
+
+async def test_a_flood_of_made_up_names_from_one_address_is_refused(settings: Any) -> None:
+    client = await start_client(settings)
+    try:
+        bodies = [{"username": f"nobody-{n}", "password": "guess"} for n in range(40)]
+        statuses = [
+            response.status
+            for response in await asyncio.gather(*(client.post(LOGIN, json=b) for b in bodies))
+        ]
+        # Each name is new, so only the per-address budget can refuse them.
+        assert statuses.count(401) == 30
+        assert statuses.count(429) == 10
+    finally:
+        await client.close()
