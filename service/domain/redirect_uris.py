@@ -108,6 +108,38 @@ def csp_origin(uri: str) -> str | None:
     return f"{authority.scheme}://{authority.host}{port}"
 
 
+def csp_form_target(uri: str) -> str | None:
+    """The CSP ``form-action`` source that lets a browser be redirected to ``uri``.
+
+    ``csp_origin`` for a URI with a host; for a private-use scheme
+    (``com.example.app:/cb``, RFC 8252 section 7.1) the scheme source
+    ``com.example.app:``, since a browser checks each redirect after a form
+    submission against the form's page's ``form-action``. None for a URI that
+    ``rfc6749`` would refuse.
+    """
+    if _shape_problem(uri):
+        return None
+    authority = _authority(uri)
+    if isinstance(authority, str):
+        return None
+    return csp_origin(uri) if authority.host else f"{authority.scheme}:"
+
+
+def redirect_target_problem(uri: str) -> str | None:
+    """Why the authorization endpoint must not send a browser to ``uri``, or None.
+
+    Whatever the policy the app was registered under (``none`` checks nothing): a
+    dangerous scheme runs or reads something in the browser, a control character or
+    a space cannot travel in a ``Location`` header, and a host or port that does not
+    parse leads nowhere. A fragment, which ``rfc6749`` refuses at registration, is
+    harmless here.
+    """
+    if problem := _shape_problem(uri):
+        return problem
+    authority = _authority(uri)
+    return authority if isinstance(authority, str) else None
+
+
 def _shape_problem(uri: str) -> str | None:
     """Return why ``uri`` cannot be a redirect URI whatever its host, or None."""
     if any(unicodedata.category(char) in _UNSAFE_CATEGORIES for char in uri):

@@ -33,9 +33,16 @@ def browser_consents(authorization_url: str, base: str) -> str:
     login_page = browser.get(authorization_url)
     assert login_page.status_code == 200, login_page.text
     query = urlsplit(authorization_url).query
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', login_page.text)
+    assert login_csrf is not None, login_page.text
     consent = browser.post(
         f"{base}/oauth/login",
-        data={"username": "math.bar", "password": PASSWORD, "next": query},
+        data={
+            "username": "math.bar",
+            "password": PASSWORD,
+            "next": query,
+            "login_csrf": login_csrf.group(1),
+        },
     )
     assert consent.status_code == 200, consent.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', consent.text)

@@ -49,9 +49,13 @@ class Client:
         if requested is None:
             if len(self.redirect_uris) == 1:
                 return self.redirect_uris[0]
-            raise AuthorizeRefused("redirect_uri is required: the app has several")
+            raise AuthorizeRefused(
+                "The application has several return addresses and did not say which to use."
+            )
         if requested not in self.redirect_uris:
-            raise AuthorizeRefused("redirect_uri is not one of the app's registered URIs")
+            raise AuthorizeRefused(
+                "The return address the application asked for is not one it registered."
+            )
         return requested
 
     def may_use(self, grant_type: str) -> bool:

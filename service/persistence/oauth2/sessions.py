@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.oauth2.sessions import WebSession
@@ -24,6 +24,11 @@ async def insert_session(
             expires_at=expires_at,
         )
     )
+
+
+async def delete_session(session: AsyncSession, session_hash: str) -> None:
+    """End a login session."""
+    await session.execute(delete(WebSessionRow).where(WebSessionRow.session_hash == session_hash))
 
 
 async def find_session(session: AsyncSession, session_hash: str) -> WebSession | None:

@@ -75,6 +75,10 @@ class SqlOAuth2Transaction:
         """Store a login session."""
         await sessions.insert_session(self._session, session_hash, web_session, expires_at)
 
+    async def delete_session(self, session_hash: str) -> None:
+        """End a login session."""
+        await sessions.delete_session(self._session, session_hash)
+
     async def add_event(self, event: Event) -> None:
         """Queue an event in the outbox, in this transaction."""
         await outbox.add_event(self._session, event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.domain.ids import hash_token
 from service.domain.oauth2.clients import Client, secrets_match
 from service.domain.oauth2.errors import AuthorizeRefused, InvalidClient
+from service.domain.redirect_uris import redirect_target_problem
 from service.usecases.oauth2.stores import OAuth2Services
 
 
@@ -13,18 +14,27 @@ async def client_for_authorize(
 ) -> tuple[Client, str]:
     """The active app and the redirect URI to answer on; ``AuthorizeRefused`` otherwise."""
     if not client_id:
-        raise AuthorizeRefused("client_id is missing")
-    client = await services.store.find_client(client_id)
+        raise AuthorizeRefused("The link that brought you here names no application.")
+    # A client id is printable: anything else names no client, and is not sent to the
+    # database at all (PostgreSQL refuses a NUL byte with an error).
+    client = await services.store.find_client(client_id) if client_id.isprintable() else None
     if client is None or not client.active:
-        raise AuthorizeRefused("unknown or inactive client_id")
-    return client, client.redirect_uri_for(redirect_uri)
+        raise AuthorizeRefused(
+            "The application that sent you here is unknown or has been switched off."
+        )
+    uri = client.redirect_uri_for(redirect_uri)
+    if redirect_target_problem(uri):
+        raise AuthorizeRefused(
+            "The application's return address is not one a browser can be safely sent to."
+        )
+    return client, uri
 
 
 async def authenticate_client(
     services: OAuth2Services, client_id: str | None, secret: str | None
 ) -> Client:
     """The active app whose secret this is; ``InvalidClient`` otherwise."""
-    if not client_id or secret is None:
+    if not client_id or secret is None or not client_id.isprintable():
         raise InvalidClient()
 
     async def load() -> tuple[Client, None] | None:
@@ -32,7 +42,9 @@ async def authenticate_client(
         return None if found is None else (found, None)
 
     client = await services.cache.clients.get_or_load(client_id, load)
-    # Compared even for an unknown client, so that the comparison is no shortcut.
+    # Compared even for an unknown client. An unknown client is still answered faster
+    # (only known ones are cached): client ids are public (RFC 6749 section 2.2), and
+    # what timing may tell is whether one exists, never anything of a secret.
     stored = client.secret_hash if client is not None else hash_token("")
     if not secrets_match(stored, hash_token(secret)) or client is None or not client.active:
         raise InvalidClient()

@@ -1,4 +1,10 @@
-"""Login sessions of the authorization pages: a cookie names one, a CSRF token guards its forms."""
+"""Login sessions of the authorization pages: a cookie names one, a CSRF token guards its forms.
+
+A password login always starts a new session and ends the one the browser had, so
+that a session id known before the login (fixation) or a previous user's session is
+never carried over; ``/oauth/logout`` ends it. ``/api/v1/logout`` ends a login token,
+never a page session: the two are separate credentials.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,24 @@ from service.domain.timestamps import utc_now
 from service.usecases.oauth2.stores import OAuth2Services
 
 
-async def start_session(services: OAuth2Services, user_id: str) -> tuple[str, str]:
-    """Open a login session: ``(cookie value, CSRF token)``."""
+async def start_session(
+    services: OAuth2Services, user_id: str, *, replacing: str | None = None
+) -> tuple[str, str]:
+    """Open a login session, ending the one ``replacing`` names: ``(cookie, CSRF token)``."""
     token, csrf = random_secret(), random_secret()
     async with services.store.transaction() as tx:
+        if replacing:
+            await tx.delete_session(hash_token(replacing))
         await tx.insert_session(
             hash_token(token), WebSession(user_id, csrf), utc_now() + SESSION_LIFETIME
         )
     return token, csrf
+
+
+async def end_session(services: OAuth2Services, cookie: str) -> None:
+    """Sign out: the session stops working at once."""
+    async with services.store.transaction() as tx:
+        await tx.delete_session(hash_token(cookie))
 
 
 async def session_user(

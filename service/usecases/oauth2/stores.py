@@ -62,6 +62,9 @@ class OAuth2Transaction(Protocol):
     ) -> None:
         """Store a login session of the pages."""
 
+    async def delete_session(self, session_hash: str) -> None:
+        """End a login session (it may already be gone)."""
+
     async def add_event(self, event: Event) -> None:
         """Queue an event in the outbox, in this transaction."""
 

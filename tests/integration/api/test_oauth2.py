@@ -51,15 +51,32 @@ def authorize_query(app: dict[str, Any], challenge: str | None, **extra: str) ->
     return query | extra
 
 
+def login_csrf(page: str) -> str:
+    """The login form's CSRF token (its cookie came with the page)."""
+    match = re.search(r'name="login_csrf" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+async def login_form(
+    client: Client, query: dict[str, str], username: str, password: str
+) -> dict[str, str]:
+    """Open the login page as a browser would, and fill its form."""
+    page = await client.get("/oauth/authorize", params=query, allow_redirects=False)
+    text = await page.text()
+    assert page.status == 200 and 'name="password"' in text
+    return {
+        "username": username,
+        "password": password,
+        "next": urlencode(query),
+        "login_csrf": login_csrf(text),
+    }
+
+
 async def sign_in(client: Client, query: dict[str, str], username: str = "math.bar") -> str:
     """Log in on the login page; return the consent page's HTML."""
-    page = await client.get("/oauth/authorize", params=query, allow_redirects=False)
-    assert page.status == 200 and 'name="password"' in await page.text()
-    login = await client.post(
-        "/oauth/login",
-        data={"username": username, "password": PASSWORD, "next": urlencode(query)},
-        allow_redirects=False,
-    )
+    form = await login_form(client, query, username, PASSWORD)
+    login = await client.post("/oauth/login", data=form, allow_redirects=False)
     assert login.status == 303, await login.text()
     cookie = login.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/oauth" in cookie
@@ -379,12 +396,9 @@ async def test_the_login_page_is_throttled_like_the_api(
     _, challenge = pkce()
     query = authorize_query(app, challenge)
     statuses = []
+    form = await login_form(client, query, "math.bar", "wrong")
     for _ in range(6):
-        response = await client.post(
-            "/oauth/login",
-            data={"username": "math.bar", "password": "wrong", "next": urlencode(query)},
-            allow_redirects=False,
-        )
+        response = await client.post("/oauth/login", data=form, allow_redirects=False)
         statuses.append(response.status)
     assert statuses == [401] * 5 + [429]
 
@@ -397,11 +411,10 @@ async def test_the_session_cookie_is_secure_under_an_https_public_url(
         app = await register(client, admin)
         _, challenge = pkce()
         query = authorize_query(app, challenge)
-        login = await client.post(
-            "/oauth/login",
-            data={"username": "math.bar", "password": PASSWORD, "next": urlencode(query)},
-            allow_redirects=False,
-        )
+        form = await login_form(client, query, "math.bar", PASSWORD)
+        # Over plain HTTP the test client keeps the Secure login cookie to itself.
+        cookie = {"Cookie": f"oauth_login={form['login_csrf']}"}
+        login = await client.post("/oauth/login", data=form, headers=cookie, allow_redirects=False)
         assert login.status == 303 and "Secure" in login.headers["Set-Cookie"]
         metadata = await (await client.get("/.well-known/oauth-authorization-server")).json()
         assert metadata["issuer"] == "https://chat.example"

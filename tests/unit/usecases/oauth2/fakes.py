@@ -114,6 +114,9 @@ class FakeTransaction:
     ) -> None:
         self.tables.sessions[session_hash] = web_session
 
+    async def delete_session(self, session_hash: str) -> None:
+        self.tables.sessions.pop(session_hash, None)
+
     async def add_event(self, event: Event) -> None:
         self.tables.events.append(event)
 
