@@ -80,11 +80,14 @@ class Notifier:
         # The event id lets the receiver drop a repeat after a crash between POST and mark.
         headers = {"Idempotency-Key": notification["eventId"]}
         try:
+            # Never follow a redirect: a 307 or 308 would re-send the body and its key to
+            # an address nobody configured.
             async with self._http.post(
                 self._webhook_url,
                 json=notification,
                 headers=headers,
                 timeout=self._timeout,
+                allow_redirects=False,
             ) as response:
                 if 200 <= response.status < 300:
                     return

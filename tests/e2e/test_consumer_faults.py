@@ -158,5 +158,24 @@ async def test_restarting_a_stuck_audit_consumer_dead_letters_nothing(
     assert [str(row["event_id"]) for row in rows] == ids  # one app each, in publish order
 
 
+@pytest.mark.parametrize("serve_webhook", [(307, 0.0)], indirect=True)
+async def test_a_redirect_is_a_failed_attempt_and_is_never_followed(
+    stack: Stack,
+    observer: Observer,
+    settings: Settings,
+    serve_webhook: tuple[Webhook, str],
+) -> None:
+    webhook, url = serve_webhook
+    stack.env |= {"NOTIFY_WEBHOOK_URL": url, "NOTIFY_MAX_ATTEMPTS": "2"}
+    await stack.start("notification", "consume", "notification")
+    [event_id] = await publish_created(settings, 1)
+    dlq = f"{settings.events_exchange}.notification.dlq"
+    [dead] = await collect(settings.amqp_url, dlq, 1, timeout=30)
+    assert dead.message_id == event_id
+    assert webhook.keys == [event_id] * 2
+    assert webhook.elsewhere == []  # neither the body nor its Idempotency-Key went there
+    assert "HTTP 307" in stack.log("notification").read_text()
+
+
 async def _dead_letters(settings: Settings, dlq: str) -> bool:
     return await queue_length(settings.amqp_url, dlq) > 0
