@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from service.events.broker import Broker
 from service.events.topology import QueueSpec
@@ -18,6 +18,8 @@ from service.events.topology import QueueSpec
 MAX_HELD = 65_535
 # The broker pushes what is waiting at once; a longer silence means nothing more comes.
 DELIVERY_TIMEOUT = 5.0
+# The queue takes the returned messages back a moment after the channel closed.
+RETURN_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,19 @@ async def _held(
                     break
         yield channel, held
         # Closing the channel returns every message not acknowledged, in its order.
+        await channel.close()
+        await _wait_until_back(connection, queue, sum(not m.processed for m in held))
+
+
+async def _wait_until_back(connection: AbstractConnection, queue: str, count: int) -> None:
+    """Return once ``queue`` has ``count`` messages ready again, so the next reader sees them."""
+    deadline = asyncio.get_running_loop().time() + RETURN_TIMEOUT
+    probe = await connection.channel()
+    while asyncio.get_running_loop().time() < deadline:
+        declared = await probe.declare_queue(queue, passive=True)
+        if (declared.declaration_result.message_count or 0) >= count:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def list_dead_letters(broker: Broker, spec: QueueSpec, limit: int) -> list[DeadLetter]:
