@@ -13,6 +13,9 @@ class AuditRecorder:
     """Writes the audit entry and the processed-event mark in one transaction."""
 
     name = "audit"
+    # A failure that is not the database being away is a bug or bad data: retried a
+    # few times in place (in case it passes), then left in the dead-letter queue.
+    max_attempts = 10
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions

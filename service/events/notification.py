@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.domain.backoff import Backoff
 from service.domain.timestamps import format_timestamp
-from service.events.received import GiveUp, HandlerResources, ReceivedEvent
+from service.events.received import AttemptFailed, HandlerResources, ReceivedEvent
 from service.persistence import processed_events
 
 log = logging.getLogger(__name__)
@@ -34,7 +32,7 @@ def notification_for(event: ReceivedEvent) -> dict[str, Any]:
 
 
 class Notifier:
-    """Delivers notifications with retries; gives up (dead-letters) after ``max_attempts``."""
+    """POSTs one notification per event; the consumer retries it up to ``max_attempts`` times."""
 
     name = "notification"
 
@@ -46,14 +44,12 @@ class Notifier:
         http: aiohttp.ClientSession | None = None,
         max_attempts: int = 5,
         timeout: float = 5.0,
-        first_retry_delay: float = 0.5,
     ) -> None:
         self._sessions = sessions
         self._webhook_url = webhook_url
         self._http = http
-        self._max_attempts = max_attempts
+        self.max_attempts = max_attempts
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._first_retry_delay = first_retry_delay
 
     @classmethod
     def from_resources(cls, resources: HandlerResources) -> Notifier:
@@ -79,25 +75,22 @@ class Notifier:
             await processed_events.claim_event(session, self.name, event.id)
 
     async def _deliver(self, notification: dict[str, Any]) -> None:
+        """POST once; raise ``AttemptFailed`` unless the webhook answered 2xx."""
         assert self._http is not None and self._webhook_url is not None
-        backoff = Backoff(initial=self._first_retry_delay, cap=30.0)
         # The event id lets the receiver drop a repeat after a crash between POST and mark.
         headers = {"Idempotency-Key": notification["eventId"]}
-        problem = ""
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                async with self._http.post(
-                    self._webhook_url, json=notification, headers=headers, timeout=self._timeout
-                ) as response:
-                    if response.status < 300:
-                        return
-                    problem = f"HTTP {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as error:
-                problem = f"{type(error).__name__}: {error}"
-            log.warning(
-                "webhook delivery failed",
-                extra={"fields": {"attempt": attempt, "error": problem}},
-            )
-            if attempt < self._max_attempts:
-                await asyncio.sleep(backoff.next_delay())
-        raise GiveUp(f"webhook failed {self._max_attempts} times, last: {problem}")
+        try:
+            # Never follow a redirect: a 307 or 308 would re-send the body and its key to
+            # an address nobody configured.
+            async with self._http.post(
+                self._webhook_url,
+                json=notification,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                if 200 <= response.status < 300:
+                    return
+                raise AttemptFailed(f"webhook answered HTTP {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise AttemptFailed(f"webhook unreachable: {type(error).__name__}: {error}") from None

@@ -20,7 +20,11 @@ class PoisonMessage(Exception):
 
 
 class GiveUp(Exception):
-    """The handler retried what it could; the message goes to the dead-letter queue."""
+    """No attempt can succeed: the message goes to the dead-letter queue at once."""
+
+
+class AttemptFailed(Exception):
+    """This attempt failed, as expected to happen now and then: the consumer tries again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +77,12 @@ class EventHandler(Protocol):
     """What a consumer does with each event."""
 
     name: str
+    # Failed attempts (any exception but a transient database error) before the
+    # consumer dead-letters the event; restarts and redeliveries do not count.
+    max_attempts: int
 
     async def handle(self, event: ReceivedEvent) -> None:
-        """Act on ``event`` once; raise ``GiveUp`` to dead-letter it."""
+        """Act on ``event`` once: one attempt; raise ``GiveUp`` to dead-letter it at once."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,18 +8,25 @@ The relay declares all of it before publishing, each consumer before consuming, 
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from service.domain.events import EventType
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractChannel, AbstractExchange
+    from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
     from service.events.received import HandlerFactory
 
-# A message redelivered this many times (a consumer keeps crashing on it) is dead-lettered.
-DELIVERY_LIMIT = 10
+log = logging.getLogger(__name__)
+
+# A safety net only: the broker counts every return of an unacked message, and a
+# consumer that dies (SIGKILL, a crash, a lost connection) returns what it held, so a
+# limit near the real attempts would dead-letter good events after a few restarts. The
+# consumer counts real attempts itself (``consumer.py``); this catches a message that
+# kills every consumer that takes it.
+DELIVERY_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +125,20 @@ async def declare(channel: AbstractChannel, topology: Topology) -> AbstractExcha
             spec.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
         await dlq.bind(dead_letters, routing_key=spec.name)
-        queue = await channel.declare_queue(
+        queue = await _declare_consumer_queue(channel, topology, spec)
+        for routing_key in spec.routing_keys:
+            await queue.bind(exchange, routing_key=routing_key)
+    return exchange
+
+
+async def _declare_consumer_queue(
+    channel: AbstractChannel, topology: Topology, spec: QueueSpec
+) -> AbstractQueue:
+    """Declare a consumer queue, or take it as it is when an older version declared it."""
+    import aiormq
+
+    try:
+        return await channel.declare_queue(
             spec.name,
             durable=True,
             arguments={
@@ -128,6 +148,13 @@ async def declare(channel: AbstractChannel, topology: Topology) -> AbstractExcha
                 "x-delivery-limit": DELIVERY_LIMIT,
             },
         )
-        for routing_key in spec.routing_keys:
-            await queue.bind(exchange, routing_key=routing_key)
-    return exchange
+    except aiormq.exceptions.ChannelPreconditionFailed as error:
+        # RabbitMQ cannot change a queue's arguments, and refusing to start would stop
+        # every event: keep the queue, its old delivery limit included, and say so
+        # (docs/operations.md tells how to recreate it).
+        log.warning(
+            "queue declared with other arguments, kept as it is",
+            extra={"fields": {"queue": spec.name, "error": str(error)}},
+        )
+        await channel.reopen()
+        return await channel.declare_queue(spec.name, passive=True)
