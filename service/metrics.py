@@ -44,7 +44,7 @@ EVENTS_PUBLISH_FAILED = Counter(
 CONSUMER_MESSAGES = Counter(
     "oauth_apps_consumer_messages_total",
     "Messages handled by a consumer, by outcome"
-    " (acked, redelivered, dead_lettered, retried_in_place).",
+    " (acked, failed_attempt, dead_lettered, retried_in_place).",
     ["consumer", "outcome"],
 )
 OAUTH_TOKENS_ISSUED = Counter(
