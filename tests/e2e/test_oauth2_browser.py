@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from service.domain.oauth2.pkce import s256_challenge
+from service.persistence.database import Database
+from service.usecases import accounts
 from tests.support.http import create_over_http
-from tests.support.processes import Stack
+from tests.support.processes import Stack, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REDIRECT = "http://127.0.0.1:9/callback"  # nothing listens: the browser stops there
@@ -21,19 +27,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def test_a_person_signs_in_and_clicks_allow(stack: Stack, admin: dict[str, str]) -> None:
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, with none of its calls home (the network is closed)."""
     from playwright.async_api import async_playwright
 
-    base = await stack.serve("--no-relay")
-    [app] = await create_over_http(base, admin, 1, redirect_uri=REDIRECT, name="Browser <App>")
-    query = {
-        "response_type": "code",
-        "client_id": app["clientId"],
-        "redirect_uri": REDIRECT,
-        "state": "s1",
-        "code_challenge": s256_challenge(VERIFIER),
-        "code_challenge_method": "S256",
-    }
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -47,26 +45,112 @@ async def test_a_person_signs_in_and_clicks_allow(stack: Stack, admin: dict[str,
             ],
         )
         try:
-            page = await browser.new_page(java_script_enabled=False)  # the pages need none
-            callbacks: list[str] = []
-            page.on(
-                "request",
-                lambda request: (
-                    callbacks.append(request.url) if request.url.startswith(REDIRECT) else None
-                ),
-            )
-            await page.goto(f"{base}/oauth/authorize?{urlencode(query)}")
-            await page.get_by_label("Username or email").fill("math.bar")
-            await page.get_by_label("Password").fill("correct horse")
-            await page.get_by_role("button", name="Sign in").click()
-            await page.wait_for_selector("text=Allow")
-            assert "Browser <App>" in await page.inner_text("h1")  # escaped, shown as text
-            assert "127.0.0.1:9" in await page.inner_text("main")
-            async with page.expect_request(lambda r: r.url.startswith(REDIRECT)) as caught:
-                await page.get_by_role("button", name="Allow").click()
-            callback = (await caught.value).url
+            yield browser
         finally:
             await browser.close()
+
+
+def authorize_url(base: str, app: dict[str, Any], redirect: str = REDIRECT) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": app["clientId"],
+        "redirect_uri": redirect,
+        "state": "s1",
+        "code_challenge": s256_challenge(VERIFIER),
+        "code_challenge_method": "S256",
+    }
+    return f"{base}/oauth/authorize?{urlencode(query)}"
+
+
+async def sign_in(page: Any, username: str = "math.bar") -> None:
+    await page.get_by_label("Username or email").fill(username)
+    await page.get_by_label("Password").fill("correct horse")
+    await page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.mark.parametrize("redirect", [REDIRECT, "com.example.app:/oauth2redirect"])
+async def test_a_returning_user_signs_in_and_reaches_the_app(
+    stack: Stack, admin: dict[str, str], redirect: str
+) -> None:
+    base = await stack.serve("--no-relay")
+    [app] = await create_over_http(base, admin, 1, redirect_uri=redirect)
+    async with chromium() as browser:
+        first = await browser.new_page(java_script_enabled=False)
+        await first.goto(authorize_url(base, app, redirect))
+        await sign_in(first)
+        async with first.expect_request(lambda r: r.url.startswith(redirect)):
+            await first.get_by_role("button", name="Allow").click()
+        # Another browser (no session): sign-in, the remembered grant, the app.
+        context = await browser.new_context(java_script_enabled=False)
+        page = await context.new_page()
+        refused: list[str] = []
+        page.on("console", lambda message: refused.append(message.text))
+        await page.goto(authorize_url(base, app, redirect))
+        async with page.expect_request(lambda r: r.url.startswith(redirect)) as caught:
+            await sign_in(page)
+        assert "code=" in (await caught.value).url
+        assert not [text for text in refused if "Content Security Policy" in text]
+
+
+async def test_a_login_form_posted_from_another_site_changes_no_session(
+    stack: Stack, admin: dict[str, str], database: Database
+) -> None:
+    await accounts.create_user(database, "mallory", "correct horse")
+    base = await stack.serve("--no-relay")
+    [app] = await create_over_http(base, admin, 1, redirect_uri=REDIRECT)
+    target = authorize_url(base, app)
+    forged = (
+        f'<form method="post" action="{base}/oauth/login">'
+        '<input name="username" value="mallory"><input name="password" value="correct horse">'
+        f'<input name="next" value="{urlsplit(target).query}"></form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+
+    async def attacker_page(_: web.Request) -> web.Response:
+        return web.Response(text=forged, content_type="text/html")
+
+    attacker = web.Application()
+    attacker.router.add_get("/", attacker_page)
+    runner = web.AppRunner(attacker)
+    await runner.setup()
+    port = free_port()
+    # localhost and 127.0.0.1 are different sites to a browser.
+    await web.TCPSite(runner, "localhost", port).start()
+    try:
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await page.goto(target)
+            await sign_in(page)  # the victim's own session
+            await page.wait_for_selector("text=Allow")
+            async with page.expect_response(lambda r: r.url.endswith("/oauth/login")) as caught:
+                await page.goto(f"http://localhost:{port}/")
+            assert (await caught.value).status == 403
+            await page.goto(f"{base}/oauth/logout")
+            assert "math.bar" in await page.inner_text("main")  # still the victim's session
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_person_signs_in_and_clicks_allow(stack: Stack, admin: dict[str, str]) -> None:
+    base = await stack.serve("--no-relay")
+    [app] = await create_over_http(base, admin, 1, redirect_uri=REDIRECT, name="Browser <App>")
+    async with chromium() as browser:
+        page = await browser.new_page(java_script_enabled=False)  # the pages need none
+        callbacks: list[str] = []
+        page.on(
+            "request",
+            lambda request: (
+                callbacks.append(request.url) if request.url.startswith(REDIRECT) else None
+            ),
+        )
+        await page.goto(authorize_url(base, app))
+        await sign_in(page)
+        await page.wait_for_selector("text=Allow")
+        assert "Browser <App>" in await page.inner_text("h1")  # escaped, shown as text
+        assert "127.0.0.1:9" in await page.inner_text("main")
+        async with page.expect_request(lambda r: r.url.startswith(REDIRECT)) as caught:
+            await page.get_by_role("button", name="Allow").click()
+        callback = (await caught.value).url
     sent = parse_qs(urlsplit(callback).query)
     assert sent["state"] == ["s1"] and len(sent["code"][0]) == 43
     async with aiohttp.ClientSession(base) as http:
