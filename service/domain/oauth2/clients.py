@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from service.domain.oauth2.errors import AuthorizeRefused
 from service.domain.oauth2.pkce import PkceMode
+from service.domain.oauth2.scopes import DEFAULT_APP_SCOPES
 from service.domain.oauth2.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
 
 
@@ -35,6 +36,8 @@ class Client:
     secret_hash: str
     grant_types: frozenset[str] = frozenset({"authorization_code", "refresh_token"})
     auth_methods: frozenset[ClientAuthMethod] = CONFIDENTIAL_AUTH_METHODS
+    # The scopes it may be granted (its metadata's ``scope``).
+    scopes: frozenset[str] = DEFAULT_APP_SCOPES
     # None: the server's ``OAUTH_PKCE`` decides.
     require_pkce: bool | None = None
     access_token_lifetime: timedelta = ACCESS_TOKEN_LIFETIME

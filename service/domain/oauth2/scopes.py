@@ -22,6 +22,9 @@ SCOPES: tuple[Scope, ...] = (
     Scope("api", "Use the chat API as you: create, change and delete what you can"),
 )
 SCOPES_BY_NAME = {scope.name: scope for scope in SCOPES}
+# What an app made by ``oauth-apps.create`` may ask for: what a Rocket.Chat-era
+# integration could do with its token.
+DEFAULT_APP_SCOPES = frozenset({"openid", "profile", "email", "api"})
 
 
 def parse_scope(value: str | None) -> frozenset[str]:

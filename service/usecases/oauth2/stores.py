@@ -6,10 +6,11 @@ dictionaries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from service.domain.accounts import Principal
 from service.domain.events import Event
@@ -99,6 +100,20 @@ class TokenStatements(Protocol):
 
     async def look_up(self, token_hash: str) -> StoredToken | None:
         """The token with this hash, with its grant's app and user."""
+
+
+class IdTokenSigner(Protocol):
+    """The signing keys, as the token endpoint and logout use them (``usecases/oauth2/keys.py``)."""
+
+    @property
+    def algorithms(self) -> list[str]:
+        """The algorithms of the keys that sign or still verify: ``RS256`` first."""
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """A compact JWS of ``claims`` with the current key (header ``alg``, ``kid``, ``typ``)."""
+
+    def verify(self, token: str) -> dict[str, Any] | None:
+        """The claims of a JWS one of our keys signed (expired or not), else None."""
 
 
 @dataclass(frozen=True, slots=True)
