@@ -18,6 +18,7 @@ from yarl import URL as YarlURL
 from service.domain.oauth2 import PkceMode
 from service.domain.passwords import DEFAULT_MIN_LENGTH, password_problem
 from service.domain.redirect_uris import RedirectUriPolicy
+from service.logs import redact
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -47,11 +48,14 @@ EXIT_UNAVAILABLE = 1
 
 
 def report_startup_error(error: ConfigError | DependencyUnavailable) -> int:
-    """Print the one-line report of an error that stops a command; return its exit status."""
+    """Print the one-line report of an error that stops a command; return its exit status.
+
+    Redacted like every log line: the report may quote a URL with its password.
+    """
     if isinstance(error, ConfigError):
-        print(f"oauth-apps: configuration error: {error}", file=sys.stderr)
+        print(f"oauth-apps: configuration error: {redact(str(error))}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    print(f"oauth-apps: unavailable: {error}", file=sys.stderr)
+    print(f"oauth-apps: unavailable: {redact(str(error))}", file=sys.stderr)
     return EXIT_UNAVAILABLE
 
 
