@@ -102,3 +102,10 @@ def configure_logging(level: str) -> None:
     # Alembic each plugin it loads: keep them quiet.
     for noisy in ("aiormq", "aio_pika", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # Every failed broker connection reaches our code, which says why once per streak
+    # (``events/broker.py``); aiormq's line for each attempt would repeat it.
+    logging.getLogger("aiormq.connection").addFilter(_not_a_failed_connect)
+
+
+def _not_a_failed_connect(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("error when creating transport")
