@@ -32,20 +32,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-API_POOL_SIZE = 20
 RELAY_SHUTDOWN_TIMEOUT = 10.0
 
 
 @contextlib.asynccontextmanager
-async def database(
-    settings: Settings, *, pool_size: int = API_POOL_SIZE
-) -> AsyncIterator[Database]:
-    """The connection pool, on a migrated database.
+async def database(settings: Settings, *, pool_size: int | None = None) -> AsyncIterator[Database]:
+    """The connection pool (an API process's share unless ``pool_size``), on a migrated database.
 
     Raises ``DependencyUnavailable`` when PostgreSQL does not answer, and
     ``ConfigError`` when the database is missing or not migrated.
     """
-    opened = Database.connect(settings.database_url, pool_size)
+    opened = Database.connect(settings.database_url, pool_size or settings.api_pool_size)
     try:
         await check_connection(opened.engine)
         await check_schema(opened.engine)

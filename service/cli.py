@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        help="processes sharing the port (default: WEB_CONCURRENCY, else the usable cores)",
+        help="processes sharing the port (default: WEB_CONCURRENCY, else the usable cores,"
+        " as many as DATABASE_CONNECTIONS serves)",
     )
     serve.add_argument(
         "--no-relay", action="store_true", help="do not run the outbox relay in this process"
@@ -145,7 +146,7 @@ def _run_process(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
     from service import bootstrap
-    from service.config import ConfigError, parse_port
+    from service.config import ConfigError, api_pool_share, parse_port
     from service.loop import run
     from service.serve import relay_until_stopped, run_until_stopped, serve_http, serve_workers
 
@@ -154,11 +155,13 @@ def _run_process(args: argparse.Namespace, settings: Settings) -> int:
             settings = replace(settings, host=args.host)
         if args.port:
             settings = replace(settings, port=parse_port(args.port, "--port"))
+        with_relay = not args.no_relay
         if args.workers is None:
-            args.workers = default_workers()
+            args.workers = default_workers(settings, with_relay)
         if args.workers < 1:
             raise ConfigError("--workers", "must be at least 1")
-        with_relay = not args.no_relay
+        pool_size = api_pool_share(settings.database_connections, args.workers, with_relay)
+        settings = replace(settings, api_pool_size=pool_size)
         if args.workers > 1:
             # Checked once here, so that a database that is down or not migrated is
             # one line, not one per worker.
@@ -188,18 +191,19 @@ async def _database_ready(settings: Settings) -> None:
         pass
 
 
-def default_workers() -> int:
-    """``WEB_CONCURRENCY``, else as many workers as this process may use cores."""
+def default_workers(settings: Settings, with_relay: bool) -> int:
+    """``WEB_CONCURRENCY``, else a worker per usable core, as many as the connections allow."""
     import os
 
-    from service.config import ConfigError
+    from service.config import ConfigError, most_workers
 
     raw = os.environ.get("WEB_CONCURRENCY", "")
     if raw:
         if not raw.isdigit() or int(raw) < 1:
             raise ConfigError("WEB_CONCURRENCY", f"{raw!r} is not a positive integer")
         return int(raw)
-    return max(1, len(os.sched_getaffinity(0)))
+    cores = max(1, len(os.sched_getaffinity(0)))
+    return min(cores, most_workers(settings.database_connections, with_relay))
 
 
 def _accounts_and_audit(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,11 +18,17 @@ from yarl import URL as YarlURL
 from service.domain.oauth2.pkce import PkceMode
 from service.domain.passwords import DEFAULT_MIN_LENGTH, password_problem
 from service.domain.redirect_uris import RedirectUriPolicy
+from service.logs import redact
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres:postgres@localhost:5432/oauth_apps"
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
+# One serve's PostgreSQL connections, all its workers and its relay together: with a
+# relay process and both consumers, 45 of PostgreSQL's default max_connections of 100.
+DEFAULT_DATABASE_CONNECTIONS = 40
+# An API process never needs more (docs/operations.md, "Connection budget").
+API_POOL_MAX = 20
 
 
 class ConfigError(Exception):
@@ -47,11 +53,14 @@ EXIT_UNAVAILABLE = 1
 
 
 def report_startup_error(error: ConfigError | DependencyUnavailable) -> int:
-    """Print the one-line report of an error that stops a command; return its exit status."""
+    """Print the one-line report of an error that stops a command; return its exit status.
+
+    Redacted like every log line: the report may quote a URL with its password.
+    """
     if isinstance(error, ConfigError):
-        print(f"oauth-apps: configuration error: {error}", file=sys.stderr)
+        print(f"oauth-apps: configuration error: {redact(str(error))}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    print(f"oauth-apps: unavailable: {error}", file=sys.stderr)
+    print(f"oauth-apps: unavailable: {redact(str(error))}", file=sys.stderr)
     return EXIT_UNAVAILABLE
 
 
@@ -70,6 +79,8 @@ class Settings:
 
     database_url: URL
     amqp_url: str
+    database_connections: int = DEFAULT_DATABASE_CONNECTIONS
+    api_pool_size: int = API_POOL_MAX  # each API process's pool: serve sets its share
     host: str = "127.0.0.1"
     port: int = 3000
     events_exchange: str = "oauth_apps"
@@ -121,6 +132,10 @@ class Settings:
             _parse_http_url("NOTIFY_WEBHOOK_URL", webhook)
         return cls(
             database_url=parse_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            database_connections=_parse_positive_int(
+                "DATABASE_CONNECTIONS",
+                env.get("DATABASE_CONNECTIONS", str(DEFAULT_DATABASE_CONNECTIONS)),
+            ),
             amqp_url=_parse_amqp_url(env.get("AMQP_URL", DEFAULT_AMQP_URL)),
             host=env.get("HOST", "127.0.0.1"),
             port=parse_port(env.get("PORT", "3000"), "PORT"),
@@ -159,6 +174,27 @@ class Settings:
                 "HTTP_MAX_CONNECTIONS", env.get("HTTP_MAX_CONNECTIONS", "0")
             ),
         )
+
+
+def api_pool_share(connections: int, workers: int, with_relay: bool) -> int:
+    """The pool of each of ``workers`` API processes when they share ``connections``.
+
+    Each process holds its pool and one dedicated session (notifications, idempotency
+    ownership); the relay, a thread of the one process or a process of its own, one.
+    """
+    share = (connections - with_relay) // workers - 1
+    if share < 1:
+        raise ConfigError(
+            "DATABASE_CONNECTIONS",
+            f"{connections} connections cannot serve {workers} workers (2 each,"
+            f" {int(with_relay)} for the relay): raise it, or lower --workers or WEB_CONCURRENCY",
+        )
+    return min(share, API_POOL_MAX)
+
+
+def most_workers(connections: int, with_relay: bool) -> int:
+    """The most API processes that ``connections`` can serve: a pool of one each."""
+    return max(1, (connections - with_relay) // 2)
 
 
 # user:password@h1:p1,h2:p2/database?query: libpq's (and asyncpg's) multi-host form.

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractConnection
+from yarl import URL
 
+from service.config import ConfigError, DependencyUnavailable
 from service.domain.backoff import Backoff
 from service.waiting import wait_any
 
@@ -32,19 +34,56 @@ class Broker:
         self._next = 0
 
     async def connect(self) -> AbstractConnection:
-        """Open a new connection to the first node that answers; the caller closes it."""
-        failure: Exception | None = None
+        """Open a new connection to the first node that answers; the caller closes it.
+
+        When none does, raise what the last one said, in words (``connect_error``).
+        """
+        failure: ConfigError | DependencyUnavailable | None = None
         for attempt in range(len(self.urls)):
             index = (self._next + attempt) % len(self.urls)
             try:
                 connection = await aio_pika.connect(self.urls[index], timeout=self._timeout)
             except Exception as error:  # this node is down: try the next one
-                failure = error
+                failure = connect_error(self.urls[index], error, self._timeout)
+                failure.__cause__ = error
                 continue
             self._next = (index + 1) % len(self.urls)
             return connection
         assert failure is not None
         raise failure
+
+
+def connect_error(
+    url: str, error: BaseException, timeout: float
+) -> ConfigError | DependencyUnavailable:
+    """Why a connection to ``url`` failed, in one line naming ``AMQP_URL``, never its password.
+
+    A refused login or virtual host is the operator's to fix (``ConfigError``); a node
+    that does not answer may come back (``DependencyUnavailable``).
+    """
+    target = URL(url)
+    port = target.port or (5671 if target.scheme == "amqps" else 5672)
+    where, user = f"RabbitMQ at {target.host}:{port}", target.user or "guest"
+    if isinstance(error, aiormq.exceptions.ProbableAuthenticationError):
+        return ConfigError(
+            "AMQP_URL", f"{where} refused the login of user {user!r}: check the user and password"
+        )
+    if isinstance(error, aiormq.exceptions.InvalidFrameError) and "Connection.Close" in str(error):
+        # RabbitMQ answers the opening of a virtual host that is missing, or closed to
+        # the user, with Connection.Close; aiormq keeps only the frame's repr, not why.
+        vhost = target.path[1:] or "/"
+        return ConfigError(
+            "AMQP_URL",
+            f"the virtual host {vhost!r} does not exist on {where},"
+            f" or user {user!r} may not use it",
+        )
+    if isinstance(error, TimeoutError):
+        return DependencyUnavailable(
+            "AMQP_URL", f"cannot reach {where}: no answer within {timeout:g} s"
+        )
+    cause = error if isinstance(error, OSError) else error.__cause__
+    reason = (cause.strerror if isinstance(cause, OSError) else None) or _first_line(error)
+    return DependencyUnavailable("AMQP_URL", f"cannot reach {where}: {reason}")
 
 
 def is_blocked(connection: AbstractConnection) -> bool:
@@ -59,13 +98,17 @@ def is_blocked(connection: AbstractConnection) -> bool:
     return isinstance(unblocked, asyncio.Event) and not unblocked.is_set()
 
 
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
+
+
 def describe(error: BaseException) -> str:
     """One line about ``error``, naming the variable to check where the broker refused us."""
-    text = f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
-    if isinstance(error, aiormq.exceptions.ProbableAuthenticationError) or "ACCESS_REFUSED" in text:
-        return f"{text} (check the user, password and vhost in AMQP_URL)"
-    if isinstance(error, ConnectionError | OSError) and "Connect call failed" in text:
-        return f"{text} (check the host and port in AMQP_URL)"
+    if isinstance(error, ConfigError | DependencyUnavailable):
+        return str(error)  # already names the variable, in words
+    text = _first_line(error)
+    if "ACCESS_REFUSED" in text:  # connected, but not allowed an exchange or a queue
+        return f"{text} (check the user's permissions on the vhost in AMQP_URL)"
     return text
 
 

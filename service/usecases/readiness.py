@@ -16,7 +16,7 @@ from typing import Any
 from aio_pika.abc import AbstractConnection
 from sqlalchemy import text
 
-from service.events.broker import Broker
+from service.events.broker import Broker, describe
 from service.persistence.database import Database
 
 CHECK_TIMEOUT = 2.0
@@ -68,8 +68,11 @@ class ReadinessProbe:
 
 
 async def _problem(probe: Coroutine[Any, Any, None]) -> str | None:
+    """``None``, or what is wrong in words (a broker refusal names ``AMQP_URL``)."""
     try:
         await asyncio.wait_for(probe, CHECK_TIMEOUT)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT:g} s"
     except Exception as error:  # any failure means "not ready"; the reason is reported
-        return f"{type(error).__name__}: {error}".splitlines()[0][:200]
+        return describe(error)
     return None

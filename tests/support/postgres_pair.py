@@ -135,3 +135,26 @@ async def postgres_pair() -> AsyncIterator[PostgresPair]:
         yield pair
     finally:
         await pair.drop()
+
+
+@contextlib.asynccontextmanager
+async def private_postgres(*settings: str) -> AsyncIterator[int]:
+    """One private cluster with these ``name=value`` settings; yields its port, dropped after."""
+    name, port = f"oauthapps_private_{secrets.token_hex(3)}", free_port()
+    options = [argument for setting in settings for argument in ("-o", setting)]
+    try:
+        await _run(
+            "pg_createcluster",
+            VERSION,
+            name,
+            "-p",
+            str(port),
+            *options,
+            "--start",
+            "--",
+            "--auth=trust",
+        )
+        yield port
+    finally:
+        with contextlib.suppress(AssertionError, TimeoutError):
+            await _run("pg_dropcluster", "--stop", VERSION, name)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from service.cli import build_parser
+from service.config import api_pool_share
 
 ROOT = Path(__file__).parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -135,6 +136,21 @@ def test_the_kubernetes_stack_is_complete() -> None:
         for container in pod.get("containers", []):
             assert container["resources"]["requests"] and container["resources"]["limits"], name
             parser.parse_args(container["command"][1:])  # the CLI the tests run
+
+
+def test_the_kubernetes_stack_at_its_largest_fits_postgresql_default_connections() -> None:
+    documents = k8s_documents()
+    api = documents["Deployment/oauth-apps-api"]["spec"]["template"]["spec"]["containers"][0]
+    env = {variable["name"]: variable["value"] for variable in api["env"]}
+    workers, budget = int(env["WEB_CONCURRENCY"]), int(env["DATABASE_CONNECTIONS"])
+    per_pod = workers * (api_pool_share(budget, workers, with_relay=False) + 1)
+    pods = documents["HorizontalPodAutoscaler/oauth-apps-api"]["spec"]["maxReplicas"]
+    relays = documents["Deployment/oauth-apps-relay"]["spec"]["replicas"]
+    consumers = sum(
+        documents[f"Deployment/oauth-apps-{name}"]["spec"]["replicas"]
+        for name in ("audit", "notification")
+    )
+    assert pods * per_pod + relays + 2 * consumers <= 100  # PostgreSQL's max_connections
 
 
 def test_the_haproxy_example_is_valid() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.persistence.database import TRANSIENT_SQLSTATES, is_transient_database_error
 
@@ -40,3 +41,8 @@ def test_errors_of_the_statement_itself_are_not(sqlstate: str) -> None:
 def test_a_refused_connection_is_transient() -> None:
     assert is_transient_database_error(ConnectionRefusedError())
     assert not is_transient_database_error(ValueError("bad input"))
+
+
+def test_a_pool_that_stays_busy_is_transient() -> None:
+    exhausted = PoolTimeout("QueuePool limit of size 1 overflow 0 reached, timed out")
+    assert is_transient_database_error(exhausted)
