@@ -38,6 +38,7 @@ from service.domain.errors import (
 from service.domain.oauth2.errors import (
     AuthorizeRefused,
     FormRefused,
+    InsufficientScope,
     InvalidClient,
     InvalidToken,
     OAuthError,
@@ -142,6 +143,14 @@ _TABLE: tuple[tuple[type[Any], Callable[[Any], web.Response]], ...] = (
         ),
     ),
     (RateLimited, _rate_limited),
+    (
+        InsufficientScope,
+        lambda error: json_response(
+            {"success": False, "error": "insufficient_scope"},
+            403,
+            {"WWW-Authenticate": _insufficient_scope_challenge(error)},
+        ),
+    ),
     (InvalidBodyParams, lambda error: _failure(error, "error-invalid-body-params")),
     (InvalidPermission, lambda error: _failure(error, "error-invalid-permission")),
     (InvalidRole, lambda error: _failure(error, "error-invalid-role")),
@@ -168,6 +177,11 @@ def oauth_error(error: str, description: str, status: int = 400, **headers: str)
     return json_response(body, status, NO_STORE | headers)
 
 
+def _insufficient_scope_challenge(error: InsufficientScope) -> str:
+    """RFC 6750 section 3: which scope the token lacks."""
+    return f'Bearer error="insufficient_scope", scope="{error.needed}"'
+
+
 def _oauth_failure(request: web.Request, error: DomainError) -> web.Response:
     """The RFC family: OAuth errors with their status, bad bodies as ``invalid_request``."""
     if isinstance(error, InvalidClient | AuthenticationRequired):
@@ -178,6 +192,9 @@ def _oauth_failure(request: web.Request, error: DomainError) -> web.Response:
             headers["WWW-Authenticate"] = 'Basic realm="oauth-apps"'
         description = error.message if isinstance(error, InvalidClient) else InvalidClient().message
         return oauth_error("invalid_client", description, 401, **headers)
+    if isinstance(error, InsufficientScope):
+        challenge = _insufficient_scope_challenge(error)
+        return oauth_error(error.error, error.message, 403, **{"WWW-Authenticate": challenge})
     if isinstance(error, InvalidToken):
         return oauth_error(
             error.error, error.message, 401, **{"WWW-Authenticate": 'Bearer error="invalid_token"'}

@@ -77,7 +77,9 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    email_verified: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=text("now()"))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=text("now()"))
 
 
 class UserRole(Base):
@@ -226,6 +228,8 @@ class OAuthCode(Base):
     redirect_uri_sent: Mapped[bool] = mapped_column(Boolean)
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     scope: Mapped[str | None] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)
+    auth_time: Mapped[datetime | None] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
@@ -242,6 +246,7 @@ class OAuthToken(Base):
     family: Mapped[str] = mapped_column(String(24))  # one code's descendants
     code_hash: Mapped[str | None] = mapped_column(String(44))
     scope: Mapped[str | None] = mapped_column(Text)
+    auth_time: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -259,4 +264,5 @@ class WebSession(Base):
     session_hash: Mapped[str] = mapped_column(String(44), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     csrf_token: Mapped[str] = mapped_column(String(43))
+    authenticated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 
 from service.domain.accounts import Principal
 from service.domain.oauth2.clients import Client
+from service.domain.oauth2.tokens import BearerCaller
 
 AUTH_CHANGED_CHANNEL = "auth_changed"
 # OAuth tokens and grants stand behind Bearer principals only. They change at the
@@ -105,7 +106,7 @@ class AuthCache:
 
     def __post_init__(self) -> None:
         self.logins: Shelf[tuple[str, str], Principal] = Shelf(self)
-        self.bearers: Shelf[str, Principal] = Shelf(self)
+        self.bearers: Shelf[str, BearerCaller] = Shelf(self)
         self.clients: Shelf[str, Client] = Shelf(self)
 
     def clear(self, table: str | None = None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from service.domain.oauth2.tokens import Rotation, StoredToken
+from service.domain.oauth2.tokens import Rotated, Rotation, StoredToken
 from service.persistence.database import Database
 from service.persistence.oauth2 import tokens
 from service.usecases.batching import Batcher
@@ -34,15 +34,15 @@ class TokenBatches:
         await self._rotations.close()
         await self._lookups.close()
 
-    async def rotate(self, rotation: Rotation) -> bool:
-        """Whether the refresh token was live and is now exchanged for the new pair."""
+    async def rotate(self, rotation: Rotation) -> Rotated | None:
+        """The used token's scope and user when it was live and is now exchanged, else None."""
         return await self._rotations.submit(rotation)
 
     async def look_up(self, token_hash: str) -> StoredToken | None:
         """The token with this hash, with its grant's app and user."""
         return await self._lookups.submit(token_hash)
 
-    async def _rotate(self, rotations: Sequence[Rotation]) -> list[bool]:
+    async def _rotate(self, rotations: Sequence[Rotation]) -> list[Rotated | None]:
         async with self._db.autocommit.connect() as connection:
             return await tokens.rotate_refresh_tokens(connection, rotations)
 

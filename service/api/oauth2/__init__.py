@@ -1,13 +1,20 @@
 """The authorization server over HTTP.
 
-``metadata`` (discovery), ``pages`` (authorize, login, consent) and ``endpoints``
-(token, revoke, introspect, userinfo).
+``metadata`` (discovery), ``authorize`` (sign-in and consent pages), ``logout``,
+``endpoints`` (token, revoke, introspect, userinfo), and ``browser`` (what the
+pages share: cookies, forms from this site, redirects back).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from service.api.oauth2 import endpoints, metadata, pages
+from service.api.oauth2 import authorize, browser, endpoints, logout, metadata
 
-ROUTES: tuple[web.RouteTableDef, ...] = (metadata.routes, pages.routes, endpoints.routes)
+ROUTES: tuple[web.RouteTableDef, ...] = (
+    metadata.routes,
+    browser.routes,
+    authorize.routes,
+    logout.routes,
+    endpoints.routes,
+)

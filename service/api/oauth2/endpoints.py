@@ -11,8 +11,9 @@ from service.api.errors import NO_STORE, ErrorFamily, error_family
 from service.api.keys import OAUTH2
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS
+from service.domain.oauth2.claims import user_claims
 from service.domain.oauth2.clients import Client
-from service.domain.oauth2.errors import InvalidClient, InvalidToken
+from service.domain.oauth2.errors import InsufficientScope, InvalidClient, InvalidToken
 from service.metrics import OAUTH_INTROSPECTIONS, OAUTH_TOKENS_ISSUED
 from service.usecases.oauth2 import bearer, introspection, revocation
 from service.usecases.oauth2.client_authentication import authenticate_client
@@ -70,25 +71,19 @@ async def introspect(request: web.Request) -> web.Response:
 
 
 @routes.get("/oauth/userinfo")
+@routes.post("/oauth/userinfo")
 @error_family(ErrorFamily.OAUTH)
 async def userinfo(request: web.Request) -> web.Response:
-    """The user of a Bearer access token."""
+    """The user of an access token with ``openid``: in the header, or (POST) in the form."""
     access_token = bearer_token(request)
+    if access_token is None and request.method == "POST":
+        access_token = single_field(await read_form(request), "access_token")
     found = None
-    if access_token is not None:
+    if access_token:
         found = await bearer.bearer_user(request.app[OAUTH2], access_token)
     if found is None:
         raise InvalidToken("A live access token is required")
-    principal, stored = found
-    return json_response(
-        {
-            "sub": principal.id,
-            "name": principal.username,
-            "preferred_username": principal.username,
-            # Rocket.Chat's misspelling, kept so that its integrations keep working.
-            "preffered_username": principal.username,
-            "email": stored.email,
-            "email_verified": False,
-        },
-        headers=NO_STORE,
-    )
+    _, stored = found
+    if "openid" not in stored.scope or stored.user is None:
+        raise InsufficientScope("openid")
+    return json_response(user_claims(stored.user, stored.scope), headers=NO_STORE)

@@ -49,6 +49,22 @@ class UnauthorizedClient(OAuthError):
     error = "unauthorized_client"
 
 
+class InvalidScope(OAuthError):
+    """A scope the server does not know or the client may not ask for (RFC 6749 section 5.2)."""
+
+    error = "invalid_scope"
+
+
+class InsufficientScope(OAuthError):
+    """A token whose scope does not cover what it is used for (RFC 6750 section 3.1)."""
+
+    error = "insufficient_scope"
+
+    def __init__(self, needed: str) -> None:
+        super().__init__(f"The access token does not have the {needed!r} scope")
+        self.needed = needed
+
+
 class InvalidToken(OAuthError):
     """A Bearer token that is missing, expired or revoked (RFC 6750 section 3.1)."""
 

@@ -20,6 +20,10 @@ class Grant:
     created_at: datetime
     scope: frozenset[str] = field(default_factory=frozenset)
 
+    def covers(self, scope: frozenset[str]) -> bool:
+        """Whether the user already allowed every scope of ``scope`` (then no consent page)."""
+        return scope <= self.scope
+
     def to_document(self) -> dict[str, Any]:
         """The grant as events cite it (never a token)."""
         return {

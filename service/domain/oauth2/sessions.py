@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 SESSION_LIFETIME = timedelta(hours=8)
 
@@ -14,3 +14,5 @@ class WebSession:
 
     user_id: str
     csrf_token: str
+    # When the password was typed (an ID token's auth_time; prompt=login, max_age).
+    authenticated_at: datetime | None = None

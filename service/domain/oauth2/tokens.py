@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from service.domain.accounts import Principal
 from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.scopes import format_scope
 
 CODE_LIFETIME = timedelta(seconds=300)
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=3600)  # Rocket.Chat's values
@@ -37,6 +39,9 @@ class StoredCode:
     expires_at: datetime
     used_at: datetime | None
     scope: frozenset[str] = field(default_factory=frozenset)
+    nonce: str | None = None
+    # When the user typed the password of the session the code came from.
+    auth_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,18 @@ class NewToken:
     created_at: datetime
     expires_at: datetime
     scope: frozenset[str] = field(default_factory=frozenset)
+    auth_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUser:
+    """The user a token stands for, as ID tokens and userinfo describe them."""
+
+    id: str
+    username: str
+    email: str | None = None
+    email_verified: bool = False
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +77,6 @@ class StoredToken:
     kind: TokenKind
     grant: Grant
     family: str
-    username: str | None
-    email: str | None
     app_active: bool
     user_active: bool
     created_at: datetime
@@ -69,6 +84,8 @@ class StoredToken:
     used_at: datetime | None
     revoked_at: datetime | None
     scope: frozenset[str] = field(default_factory=frozenset)
+    auth_time: datetime | None = None
+    user: TokenUser | None = None
 
     def usable(self, now: datetime) -> bool:
         """Live: not revoked or expired, and its app and user still active."""
@@ -99,6 +116,25 @@ class Rotation:
     new_refresh_hash: str
     refresh_expires_at: datetime
     now: datetime
+    # A narrower scope for the new access token (RFC 6749 section 6); None keeps it.
+    access_scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BearerCaller:
+    """Who an access token lets act on ``/api/v1``, and within which scope."""
+
+    principal: Principal
+    scope: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rotated:
+    """What a rotation tells of the refresh token it used: the new pair's scope and user."""
+
+    scope: frozenset[str]
+    user: TokenUser
+    auth_time: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +144,7 @@ class IssuedTokens:
     access_token: str
     refresh_token: str
     expires_in: int
+    scope: frozenset[str] = frozenset()
 
     def to_document(self) -> dict[str, Any]:
         """RFC 6749 section 5.1."""
@@ -116,4 +153,5 @@ class IssuedTokens:
             "token_type": "Bearer",
             "expires_in": self.expires_in,
             "refresh_token": self.refresh_token,
+            "scope": format_scope(self.scope),
         }

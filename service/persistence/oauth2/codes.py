@@ -23,6 +23,8 @@ async def insert_code(session: AsyncSession, code_hash: str, code: StoredCode) -
             redirect_uri_sent=code.redirect_uri_sent,
             code_challenge=code.code_challenge,
             scope=scope_column(code.scope),
+            nonce=code.nonce,
+            auth_time=code.auth_time,
             expires_at=code.expires_at,
         )
     )
@@ -38,6 +40,8 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
                 OAuthCode.redirect_uri_sent,
                 OAuthCode.code_challenge,
                 OAuthCode.scope,
+                OAuthCode.nonce,
+                OAuthCode.auth_time,
                 OAuthCode.expires_at,
                 OAuthCode.used_at,
             )
@@ -62,4 +66,6 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
         expires_at=row.expires_at,
         used_at=row.used_at,
         scope=parse_scope(row.scope),
+        nonce=row.nonce,
+        auth_time=row.auth_time,
     )

@@ -49,6 +49,13 @@ async def insert_grant(session: AsyncSession, grant: Grant) -> None:
     )
 
 
+async def widen_grant(session: AsyncSession, grant_id: str, scope: frozenset[str]) -> None:
+    """Record that the user allowed more scopes for this grant."""
+    await session.execute(
+        update(OAuthGrant).where(OAuthGrant.id == grant_id).values(scope=scope_column(scope))
+    )
+
+
 async def revoke_grant(session: AsyncSession, grant_id: str, now: datetime) -> bool:
     """Revoke a grant and every token of it; return whether it was live."""
     revoked = await session.scalar(

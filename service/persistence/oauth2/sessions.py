@@ -21,6 +21,7 @@ async def insert_session(
             session_hash=session_hash,
             user_id=web_session.user_id,
             csrf_token=web_session.csrf_token,
+            authenticated_at=web_session.authenticated_at,
             expires_at=expires_at,
         )
     )
@@ -35,7 +36,7 @@ async def find_session(session: AsyncSession, session_hash: str) -> WebSession |
     """The live session with this hash, of an active user."""
     row = (
         await session.execute(
-            select(WebSessionRow.user_id, WebSessionRow.csrf_token)
+            select(WebSessionRow.user_id, WebSessionRow.csrf_token, WebSessionRow.authenticated_at)
             .join(User, User.id == WebSessionRow.user_id)
             .where(
                 WebSessionRow.session_hash == session_hash,
@@ -44,4 +45,12 @@ async def find_session(session: AsyncSession, session_hash: str) -> WebSession |
             )
         )
     ).first()
-    return None if row is None else WebSession(user_id=row.user_id, csrf_token=row.csrf_token)
+    return (
+        None
+        if row is None
+        else WebSession(
+            user_id=row.user_id,
+            csrf_token=row.csrf_token,
+            authenticated_at=row.authenticated_at,
+        )
+    )

@@ -41,6 +41,10 @@ class SqlOAuth2Transaction:
         """Revoke a grant and its tokens; whether it was live."""
         return await grants.revoke_grant(self._session, grant_id, now)
 
+    async def widen_grant(self, grant_id: str, scope: frozenset[str]) -> None:
+        """Record the grant's wider scope."""
+        await grants.widen_grant(self._session, grant_id, scope)
+
     async def insert_code(self, code_hash: str, code: StoredCode) -> None:
         """Store a code's hash."""
         await codes.insert_code(self._session, code_hash, code)
@@ -116,7 +120,7 @@ class SqlOAuth2Store:
         async with self._db.autocommit.connect() as connection:
             return await accounts.find_active_user(connection, user_id)
 
-    async def has_live_grant(self, app_id: str, user_id: str) -> bool:
-        """Whether the user has an unrevoked grant of this app."""
+    async def find_live_grant(self, app_id: str, user_id: str) -> Grant | None:
+        """The user's unrevoked grant of this app."""
         async with self._db.sessions() as session:
-            return await grants.live_grant(session, app_id, user_id) is not None
+            return await grants.live_grant(session, app_id, user_id)

@@ -21,7 +21,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.oauth2.scopes import parse_scope
-from service.domain.oauth2.tokens import NewToken, Rotation, StoredToken, TokenKind
+from service.domain.oauth2.tokens import (
+    NewToken,
+    Rotated,
+    Rotation,
+    StoredToken,
+    TokenKind,
+    TokenUser,
+)
 from service.persistence.models import OAuthAppRow, OAuthGrant, OAuthToken, User
 from service.persistence.oauth2.grants import revoke_tokens
 from service.persistence.oauth2.rows import GRANT_COLUMNS, grant_from, scope_column
@@ -37,6 +44,7 @@ async def insert_token(session: AsyncSession, token: NewToken) -> None:
             family=token.family,
             code_hash=token.code_hash,
             scope=scope_column(token.scope),
+            auth_time=token.auth_time,
             created_at=token.created_at,
             expires_at=token.expires_at,
         )
@@ -84,7 +92,7 @@ _ROTATE = text(
         SELECT * FROM jsonb_to_recordset(:batch) AS b (
             n int, refresh_hash varchar, client_id varchar, access_hash varchar,
             access_expires_at timestamptz, new_refresh_hash varchar,
-            refresh_expires_at timestamptz, now timestamptz)
+            refresh_expires_at timestamptz, now timestamptz, access_scope text)
     ), locked AS (
         SELECT t.token_hash
         FROM (SELECT refresh_hash FROM batch ORDER BY refresh_hash) AS b,
@@ -99,7 +107,8 @@ _ROTATE = text(
           AND g.id = t.grant_id AND g.revoked_at IS NULL
           AND a.id = g.app_id AND a.client_id = b.client_id AND a.active
           AND u.id = g.user_id AND u.active
-        RETURNING b.n, t.token_hash, t.grant_id, t.family, t.scope
+        RETURNING b.n, t.token_hash, t.grant_id, t.family, t.scope, t.auth_time,
+                  u.id AS user_id, u.username, u.email, u.email_verified, u.updated_at
     ), retired AS (
         UPDATE oauth_tokens AS t SET revoked_at = b.now
         FROM used JOIN batch AS b ON b.n = used.n
@@ -107,29 +116,41 @@ _ROTATE = text(
           AND t.token_hash <> used.token_hash
     ), issued AS (
         INSERT INTO oauth_tokens
-            (token_hash, kind, grant_id, family, scope, created_at, expires_at)
-        SELECT new.token_hash, new.kind, used.grant_id, used.family, used.scope, b.now,
-               new.expires_at
+            (token_hash, kind, grant_id, family, scope, auth_time, created_at, expires_at)
+        SELECT new.token_hash, new.kind, used.grant_id, used.family, new.scope,
+               used.auth_time, b.now, new.expires_at
         FROM used JOIN batch AS b ON b.n = used.n,
-             LATERAL (VALUES (b.access_hash, 'access', b.access_expires_at),
-                             (b.new_refresh_hash, 'refresh', b.refresh_expires_at))
-             AS new (token_hash, kind, expires_at)
+             LATERAL (VALUES
+                 (b.access_hash, 'access', b.access_expires_at,
+                  COALESCE(b.access_scope, used.scope)),
+                 (b.new_refresh_hash, 'refresh', b.refresh_expires_at, used.scope))
+             AS new (token_hash, kind, expires_at, scope)
     )
-    SELECT n FROM used
+    SELECT n, scope, auth_time, user_id, username, email, email_verified, updated_at
+    FROM used
     """
 ).bindparams(bindparam("batch", type_=JSONB))
 
 
 async def rotate_refresh_tokens(
     connection: AsyncConnection, rotations: Sequence[Rotation]
-) -> list[bool]:
-    """Exchange each live refresh token for its new pair; for each, whether it was.
+) -> list[Rotated | None]:
+    """Exchange each live refresh token for its new pair; for each, what it was, or None.
 
-    Nothing is written for a rotation answered False.
+    Nothing is written for a rotation answered None.
     """
     batch = [{"n": n} | asdict(rotation) for n, rotation in enumerate(rotations)]
-    rotated = set((await connection.execute(_ROTATE, {"batch": batch})).scalars())
-    return [n in rotated for n in range(len(rotations))]
+    rotated = {
+        row.n: Rotated(
+            scope=parse_scope(row.scope),
+            user=TokenUser(
+                row.user_id, row.username, row.email, row.email_verified, row.updated_at
+            ),
+            auth_time=row.auth_time,
+        )
+        for row in await connection.execute(_ROTATE, {"batch": batch})
+    }
+    return [rotated.get(n) for n in range(len(rotations))]
 
 
 # Built once: the statement's cache key is then computed once, not on every request.
@@ -142,8 +163,11 @@ _TOKENS = (
         *GRANT_COLUMNS,
         OAuthToken.family,
         OAuthToken.scope,
+        OAuthToken.auth_time,
         User.username,
         User.email,
+        User.email_verified,
+        User.updated_at.label("user_updated_at"),
         OAuthAppRow.active.label("app_active"),
         func.coalesce(User.active, true()).label("user_active"),
         OAuthToken.created_at,
@@ -178,8 +202,6 @@ def _stored_token(row: Row[*tuple[Any, ...]]) -> StoredToken:
         kind=TokenKind(row.kind),
         grant=grant_from(row),
         family=row.family,
-        username=row.username,
-        email=row.email,
         app_active=row.app_active,
         user_active=row.user_active,
         created_at=row.created_at,
@@ -187,6 +209,12 @@ def _stored_token(row: Row[*tuple[Any, ...]]) -> StoredToken:
         used_at=row.used_at,
         revoked_at=row.revoked_at,
         scope=parse_scope(row.scope),
+        auth_time=row.auth_time,
+        user=None
+        if row.grant_user_id is None
+        else TokenUser(
+            row.grant_user_id, row.username, row.email, row.email_verified, row.user_updated_at
+        ),
     )
 
 

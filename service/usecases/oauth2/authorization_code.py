@@ -67,6 +67,8 @@ async def _issue(
                 created_at=now,
                 expires_at=now + lifetime,
                 scope=code.scope,
+                auth_time=code.auth_time,
             )
         )
-    return IssuedTokens(access, refresh, int(client.access_token_lifetime.total_seconds()))
+    expires_in = int(client.access_token_lifetime.total_seconds())
+    return IssuedTokens(access, refresh, expires_in, code.scope)

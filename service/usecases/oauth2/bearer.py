@@ -6,9 +6,13 @@ from datetime import datetime
 
 from service.domain.accounts import Principal
 from service.domain.ids import hash_token
-from service.domain.oauth2.tokens import StoredToken
+from service.domain.oauth2.errors import InsufficientScope
+from service.domain.oauth2.tokens import BearerCaller, StoredToken
 from service.domain.timestamps import utc_now
 from service.usecases.oauth2.stores import OAuth2Services
+
+# The scope that lets a token act on /api/v1 as its user (section 12 of the contract).
+API_SCOPE = "api"
 
 
 async def bearer_user(
@@ -23,10 +27,22 @@ async def bearer_user(
 
 
 async def bearer_principal(services: OAuth2Services, access_token: str) -> Principal | None:
-    """The caller an access token stands for on ``/api/v1``, through the principal cache."""
+    """The caller an access token stands for on ``/api/v1``, through the principal cache.
 
-    async def load() -> tuple[Principal, datetime | None] | None:
+    A token without the ``api`` scope is ``InsufficientScope``: it may sign a user in
+    somewhere, not act as them.
+    """
+
+    async def load() -> tuple[BearerCaller, datetime | None] | None:
         found = await bearer_user(services, access_token)
-        return None if found is None else (found[0], found[1].expires_at)
+        if found is None:
+            return None
+        principal, stored = found
+        return BearerCaller(principal, stored.scope), stored.expires_at
 
-    return await services.cache.bearers.get_or_load(hash_token(access_token), load)
+    caller = await services.cache.bearers.get_or_load(hash_token(access_token), load)
+    if caller is None:
+        return None
+    if API_SCOPE not in caller.scope:
+        raise InsufficientScope(API_SCOPE)
+    return caller.principal

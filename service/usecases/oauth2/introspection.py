@@ -7,6 +7,7 @@ from typing import Any
 from service.domain.ids import hash_token
 from service.domain.oauth2.clients import Client
 from service.domain.oauth2.errors import InvalidRequest
+from service.domain.oauth2.scopes import format_scope
 from service.domain.timestamps import utc_now
 from service.usecases.oauth2.stores import OAuth2Services
 
@@ -25,8 +26,9 @@ async def introspect(
     return {
         "active": True,
         "client_id": stored.grant.client_id,
-        "username": stored.username,
+        "username": stored.user.username if stored.user else None,
         "sub": stored.grant.user_id,
+        "scope": format_scope(stored.scope),
         "exp": int(stored.expires_at.timestamp()),
         "iat": int(stored.created_at.timestamp()),
         "token_type": stored.kind.type_hint,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.domain.ids import hash_token, random_secret
 from service.domain.oauth2.errors import InvalidGrant
+from service.domain.oauth2.scopes import format_scope, narrowed_scope
 from service.domain.oauth2.tokens import IssuedTokens, Rotation, TokenKind
 from service.domain.timestamps import utc_now
 from service.usecases.oauth2.revocation import client_actor, revoke_grant
@@ -23,6 +24,7 @@ class RefreshTokenGrant:
         """Rotate the refresh token, or tell why not."""
         client = request.client
         token_hash = hash_token(request.required("refresh_token"))
+        access_scope = await _narrowed(services, token_hash, request.field("scope"))
         now = utc_now()
         access, new_refresh = random_secret(), random_secret()
         rotation = Rotation(
@@ -33,12 +35,14 @@ class RefreshTokenGrant:
             new_refresh_hash=hash_token(new_refresh),
             refresh_expires_at=now + client.refresh_token_lifetime,
             now=now,
+            access_scope=None if access_scope is None else format_scope(access_scope),
         )
         # The usual case, a live token, is one statement (shared with concurrent
         # refreshes); only a refusal looks further.
-        if await services.tokens.rotate(rotation):
+        if rotated := await services.tokens.rotate(rotation):
             expires_in = int(client.access_token_lifetime.total_seconds())
-            return IssuedTokens(access, new_refresh, expires_in)
+            scope = rotated.scope if access_scope is None else access_scope
+            return IssuedTokens(access, new_refresh, expires_in, scope)
         async with services.store.transaction() as tx:
             stored = await tx.locked_token(token_hash)
             if (
@@ -52,3 +56,14 @@ class RefreshTokenGrant:
             await tx.revoke_family(stored.family, now)
             await revoke_grant(tx, stored.grant, client_actor(client), now)
         raise InvalidGrant("The refresh token was already used")
+
+
+async def _narrowed(
+    services: OAuth2Services, token_hash: str, value: str | None
+) -> frozenset[str] | None:
+    """The narrower scope asked for (RFC 6749 section 6), None when none was asked."""
+    if value is None:
+        return None
+    stored = await services.tokens.look_up(token_hash)
+    # An unknown token asks for nothing: the rotation then refuses it as usual.
+    return narrowed_scope(value, stored.scope) if stored is not None else None

@@ -18,7 +18,7 @@ from service.domain.oauth2.clients import Client
 from service.domain.oauth2.grants import Grant
 from service.domain.oauth2.pkce import PkceMode
 from service.domain.oauth2.sessions import WebSession
-from service.domain.oauth2.tokens import NewToken, Rotation, StoredCode, StoredToken
+from service.domain.oauth2.tokens import NewToken, Rotated, Rotation, StoredCode, StoredToken
 from service.usecases.auth_cache import AuthCache
 
 
@@ -36,6 +36,9 @@ class OAuth2Transaction(Protocol):
 
     async def revoke_grant(self, grant_id: str, now: datetime) -> bool:
         """Revoke a grant and every token of it; whether it was live."""
+
+    async def widen_grant(self, grant_id: str, scope: frozenset[str]) -> None:
+        """Record the grant's scope after the user allowed more."""
 
     async def insert_code(self, code_hash: str, code: StoredCode) -> None:
         """Store a new code's hash."""
@@ -88,15 +91,15 @@ class OAuth2Store(Protocol):
     async def find_active_user(self, user_id: str) -> Principal | None:
         """The active user with its permissions."""
 
-    async def has_live_grant(self, app_id: str, user_id: str) -> bool:
-        """Whether the user has an unrevoked grant of this app."""
+    async def find_live_grant(self, app_id: str, user_id: str) -> Grant | None:
+        """The user's unrevoked grant of this app."""
 
 
 class TokenStatements(Protocol):
     """The token endpoint's hot statements (batched across requests in production)."""
 
-    async def rotate(self, rotation: Rotation) -> bool:
-        """Whether the refresh token was live and is now exchanged for the new pair."""
+    async def rotate(self, rotation: Rotation) -> Rotated | None:
+        """The used token's scope and user when it was live and is now exchanged, else None."""
 
     async def look_up(self, token_hash: str) -> StoredToken | None:
         """The token with this hash, with its grant's app and user."""

@@ -17,8 +17,17 @@ from service.domain.accounts import Principal
 from service.domain.events import Event
 from service.domain.oauth2.clients import Client
 from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.scopes import parse_scope
 from service.domain.oauth2.sessions import WebSession
-from service.domain.oauth2.tokens import NewToken, Rotation, StoredCode, StoredToken, TokenKind
+from service.domain.oauth2.tokens import (
+    NewToken,
+    Rotated,
+    Rotation,
+    StoredCode,
+    StoredToken,
+    TokenKind,
+    TokenUser,
+)
 from service.usecases.oauth2.stores import OAuth2Services
 
 
@@ -70,6 +79,11 @@ class FakeTransaction:
 
     async def insert_grant(self, grant: Grant) -> None:
         self.tables.grants[grant.id] = grant
+
+    async def widen_grant(self, grant_id: str, scope: frozenset[str]) -> None:
+        self.tables.grants[grant_id] = dataclasses.replace(
+            self.tables.grants[grant_id], scope=scope
+        )
 
     async def revoke_grant(self, grant_id: str, now: datetime) -> bool:
         for row in self.tables.tokens.values():
@@ -138,8 +152,6 @@ def stored_token(tables: Tables, token_hash: str) -> StoredToken | None:
         kind=row.token.kind,
         grant=grant,
         family=row.token.family,
-        username=user.username if user else None,
-        email=None,
         app_active=client.active,
         user_active=user is not None or grant.user_id is None,
         created_at=row.token.created_at,
@@ -147,6 +159,8 @@ def stored_token(tables: Tables, token_hash: str) -> StoredToken | None:
         used_at=row.used_at,
         revoked_at=row.revoked_at or tables.revoked_grants.get(grant.id),
         scope=row.token.scope,
+        auth_time=row.token.auth_time,
+        user=TokenUser(user.id, user.username) if user else None,
     )
 
 
@@ -174,8 +188,8 @@ class FakeStore:
     async def find_active_user(self, user_id: str) -> Principal | None:
         return self.tables.users.get(user_id)
 
-    async def has_live_grant(self, app_id: str, user_id: str) -> bool:
-        return await FakeTransaction(self.tables).live_grant(app_id, user_id) is not None
+    async def find_live_grant(self, app_id: str, user_id: str) -> Grant | None:
+        return await FakeTransaction(self.tables).live_grant(app_id, user_id)
 
 
 class FakeTokenStatements:
@@ -184,32 +198,47 @@ class FakeTokenStatements:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
 
-    async def rotate(self, rotation: Rotation) -> bool:
+    async def rotate(self, rotation: Rotation) -> Rotated | None:
         tables = self.store.tables
         stored = stored_token(tables, rotation.refresh_hash)
         if (
             stored is None
+            or stored.user is None
             or stored.kind is not TokenKind.REFRESH
             or stored.used_at is not None
             or not stored.usable(rotation.now)
             or stored.grant.client_id != rotation.client_id
         ):
-            return False
+            return None
         used = tables.tokens[rotation.refresh_hash]
         used.used_at = used.revoked_at = rotation.now
         for row in tables.tokens.values():
             if row.token.family == stored.family and row.revoked_at is None:
                 row.revoked_at = rotation.now
-        for token_hash, kind, expires_at in (
-            (rotation.access_hash, TokenKind.ACCESS, rotation.access_expires_at),
-            (rotation.new_refresh_hash, TokenKind.REFRESH, rotation.refresh_expires_at),
+        access_scope = parse_scope(rotation.access_scope) if rotation.access_scope else stored.scope
+        for token_hash, kind, expires_at, scope in (
+            (rotation.access_hash, TokenKind.ACCESS, rotation.access_expires_at, access_scope),
+            (
+                rotation.new_refresh_hash,
+                TokenKind.REFRESH,
+                rotation.refresh_expires_at,
+                stored.scope,
+            ),
         ):
             tables.tokens[token_hash] = _Row(
                 NewToken(
-                    token_hash, kind, stored.grant.id, stored.family, None, rotation.now, expires_at
+                    token_hash,
+                    kind,
+                    stored.grant.id,
+                    stored.family,
+                    None,
+                    rotation.now,
+                    expires_at,
+                    scope,
+                    stored.auth_time,
                 )
             )
-        return True
+        return Rotated(stored.scope, stored.user, stored.auth_time)
 
     async def look_up(self, token_hash: str) -> StoredToken | None:
         return stored_token(self.store.tables, token_hash)

@@ -162,7 +162,7 @@ async def test_deleting_an_app_revokes_its_grants_and_tokens_only(
     revoked = [event for event in store.tables.events if event.type is EventType.GRANT_REVOKED]
     assert len(revoked) == 2
     assert {event.document["data"]["actor"]["_id"] for event in revoked} == {admin.id}
-    assert await oauth2.store.has_live_grant(OTHER_CLIENT.app_id, USER.id)
+    assert await consent.has_live_grant(oauth2, OTHER_CLIENT, USER.id)
 
 
 async def test_consent_is_remembered_per_client_and_user(
