@@ -55,6 +55,24 @@ class InvalidToken(OAuthError):
     error = "invalid_token"
 
 
+class InsufficientScope(OAuthError):
+    """Credentials that are valid but may not do this (RFC 6750 section 3.1)."""
+
+    error = "insufficient_scope"
+
+
+class InvalidClientMetadata(OAuthError):
+    """A known client metadata field with a value the server does not support (RFC 7591 3.2.2)."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    """A ``redirect_uris`` value that the redirect URI policy refuses (RFC 7591 3.2.2)."""
+
+    error = "invalid_redirect_uri"
+
+
 class AuthorizeError(OAuthError):
     """An authorization request error that goes back to the client's redirect URI."""
 
