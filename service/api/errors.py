@@ -38,6 +38,7 @@ from service.domain.errors import (
 from service.domain.oauth2.errors import (
     AuthorizeRefused,
     FormRefused,
+    InsufficientScope,
     InvalidClient,
     InvalidToken,
     OAuthError,
@@ -181,6 +182,13 @@ def _oauth_failure(request: web.Request, error: DomainError) -> web.Response:
     if isinstance(error, InvalidToken):
         return oauth_error(
             error.error, error.message, 401, **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
+    if isinstance(error, InsufficientScope):
+        return oauth_error(
+            error.error,
+            error.message,
+            403,
+            **{"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
         )
     if isinstance(error, OAuthError):
         return oauth_error(error.error, error.message)

@@ -13,7 +13,7 @@ from service.api.bodies import read_form
 from service.api.client_address import client_address
 from service.api.errors import ErrorFamily, error_family
 from service.api.keys import OAUTH2, PASSWORD_CHECKS, SETTINGS
-from service.api.pages import render_page
+from service.api.pages import image_sources, render_page
 from service.domain.accounts import Principal
 from service.domain.errors import LoginFailed, RateLimited
 from service.domain.ids import random_secret
@@ -191,8 +191,10 @@ async def authorize(request: web.Request) -> web.StreamResponse:
             "redirect_host": _shown_host(checked.redirect_uri),
             "csrf_token": csrf,
             "fields": sorted(params.items()),
+            "client": client,
         },
         form_targets=_form_targets(checked.redirect_uri),
+        image_sources=image_sources(client.logo_uri),
     )
 
 

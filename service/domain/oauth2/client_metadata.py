@@ -159,9 +159,7 @@ def check_registration(
         scope=_scope(fields),
         require_pkce=require_pkce,
         access_token_lifetime=_lifetime(fields, "access_token_lifetime", ACCESS_TOKEN_LIFETIMES),
-        refresh_token_lifetime=_lifetime(
-            fields, "refresh_token_lifetime", REFRESH_TOKEN_LIFETIMES
-        ),
+        refresh_token_lifetime=_lifetime(fields, "refresh_token_lifetime", REFRESH_TOKEN_LIFETIMES),
         post_logout_redirect_uris=_post_logout_uris(fields, policy),
         logo_uri=_web_page(fields, "logo_uri"),
         client_uri=_web_page(fields, "client_uri"),
@@ -312,13 +310,8 @@ def _contacts(fields: dict[str, Any]) -> tuple[str, ...]:
     if len(contacts) > MAX_CONTACTS:
         raise InvalidClientMetadata(f"contacts: more than {MAX_CONTACTS}")
     for contact in contacts:
-        if (
-            js_trim(contact) == ""
-            or len(contact) > MAX_CONTACT_LENGTH
-            or not contact.isprintable()
-        ):
+        if js_trim(contact) == "" or len(contact) > MAX_CONTACT_LENGTH or not contact.isprintable():
             raise InvalidClientMetadata(
                 f"contacts: each must be printable text of 1 to {MAX_CONTACT_LENGTH} characters"
             )
     return tuple(contacts)
-
