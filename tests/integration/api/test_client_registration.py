@@ -366,3 +366,18 @@ async def test_post_logout_redirect_uris_take_the_browser_back_after_sign_out(
         "/oauth/logout", data=form | {"csrf_token": csrf(await page.text())}, allow_redirects=False
     )
     assert response.status == 302 and response.headers["Location"] == f"{back}?state=s"
+
+
+async def test_oauth_apps_update_keeps_the_metadata_and_registration_shows_its_change(
+    client: Client, admin: dict[str, str]
+) -> None:
+    app = await register(client, admin)
+    assert (
+        await put(client, admin, app, metadata(require_pkce=False, logo_uri=LOGO))
+    ).status == 200
+    body = {"appId": app["_id"], "name": "Renamed", "redirectUri": REDIRECT, "active": True}
+    updated = await client.post("/api/v1/oauth-apps.update", json=body, headers=admin)
+    assert updated.status == 200
+    read = await (await client.get(registration(app), headers=admin)).json()
+    assert read["client_name"] == "Renamed"
+    assert (read["require_pkce"], read["logo_uri"]) == (False, LOGO)
