@@ -148,6 +148,9 @@ def check_registration(
     if not isinstance(body, dict):
         raise InvalidClientMetadata("The client metadata must be a JSON object")
     fields = {name: value for name, value in body.items() if value is not None}
+    # The app's own fields first, in oauth-apps.create's order.
+    client_name = _client_name(fields)
+    redirect_uri = ",".join(_redirect_uris(fields, policy))
     chosen_grants = _grant_types(fields, grant_types)
     require_pkce = fields.get("require_pkce", pkce_by_default)
     if not isinstance(require_pkce, bool):
@@ -168,8 +171,8 @@ def check_registration(
         contacts=_contacts(fields),
     )
     return RegistrationRequest(
-        client_name=_client_name(fields),
-        redirect_uri=",".join(_redirect_uris(fields, policy)),
+        client_name=client_name,
+        redirect_uri=redirect_uri,
         metadata=metadata,
         client_id=_optional_string(fields, "client_id"),
         client_secret=_optional_string(fields, "client_secret"),
