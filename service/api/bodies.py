@@ -61,6 +61,13 @@ async def read_form(request: web.Request) -> dict[str, object]:
     return parse_form(await _read_raw(request))
 
 
+async def read_json(request: web.Request) -> object:
+    """Return a JSON body (what RFC 7591 clients send); a missing content type counts as JSON."""
+    if request.headers.get(hdrs.CONTENT_TYPE) and request.content_type != JSON_TYPE:
+        raise UnsupportedMediaType(f"Send {JSON_TYPE}")
+    return parse_json(await _read_raw(request))
+
+
 async def _read_raw(request: web.Request) -> bytes:
     try:
         async with asyncio.timeout(request.app[SETTINGS].http_body_timeout):

@@ -178,8 +178,9 @@ def oauth_error(error: str, description: str, status: int = 400, **headers: str)
 
 
 def _insufficient_scope_challenge(error: InsufficientScope) -> str:
-    """RFC 6750 section 3: which scope the token lacks."""
-    return f'Bearer error="insufficient_scope", scope="{error.needed}"'
+    """RFC 6750 section 3: which scope the token lacks, when a scope is what lacks."""
+    scope = f', scope="{error.needed}"' if error.needed else ""
+    return f'Bearer error="insufficient_scope"{scope}'
 
 
 def _oauth_failure(request: web.Request, error: DomainError) -> web.Response:

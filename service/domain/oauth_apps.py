@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -131,20 +132,34 @@ def check_app_fields(
         raise invalid_uri()
 
     # Beyond Rocket.Chat: what PostgreSQL can store, sane bounds, then the policy.
-    if problem := text_problem(name):
+    if problem := name_problem(name):
         raise invalid_name(f": {problem}")
-    if len(name) > MAX_NAME_LENGTH:
-        raise invalid_name(f": longer than {MAX_NAME_LENGTH} characters")
     if problem := text_problem(redirect_uri):
         raise invalid_uri(f": {problem}")
     uris = redirect_uri.split(",") if "," in redirect_uri else [redirect_uri]
-    if len(uris) > MAX_REDIRECT_URIS:
-        raise invalid_uri(f": more than {MAX_REDIRECT_URIS} URIs")
-    for position, uri in enumerate(uris, start=1):
-        if len(uri) > MAX_REDIRECT_URI_LENGTH:
-            raise invalid_uri(
-                f": URI {position} is longer than {MAX_REDIRECT_URI_LENGTH} characters"
-            )
-        if problem := policy_problem(uri, policy):
-            raise invalid_uri(f": '{uri}' {problem}")
+    if problem := uri_list_problem(uris, policy):
+        raise invalid_uri(f": {problem}")
     return AppFields(name=name, redirect_uri=redirect_uri, active=active)
+
+
+def name_problem(name: str) -> str | None:
+    """Why a non-blank ``name`` cannot be an app's name, or None."""
+    if problem := text_problem(name):
+        return problem
+    if len(name) > MAX_NAME_LENGTH:
+        return f"longer than {MAX_NAME_LENGTH} characters"
+    return None
+
+
+def uri_list_problem(uris: Sequence[str], policy: RedirectUriPolicy) -> str | None:
+    """Why a list of redirect URIs breaks the bounds or ``policy``, or None."""
+    if len(uris) > MAX_REDIRECT_URIS:
+        return f"more than {MAX_REDIRECT_URIS} URIs"
+    for position, uri in enumerate(uris, start=1):
+        if problem := text_problem(uri):
+            return f"URI {position} {problem}"
+        if len(uri) > MAX_REDIRECT_URI_LENGTH:
+            return f"URI {position} is longer than {MAX_REDIRECT_URI_LENGTH} characters"
+        if problem := policy_problem(uri, policy):
+            return f"'{uri}' {problem}"
+    return None

@@ -91,6 +91,26 @@ def policy_problem(uri: str, policy: RedirectUriPolicy) -> str | None:
     return None
 
 
+def web_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a page a browser may be shown or sent to, or None.
+
+    It must parse with an https scheme, or http on a loopback host, and carry no
+    userinfo (``https://bank.test@evil.test/`` reads as another site).
+    """
+    if problem := _shape_problem(url):
+        return problem
+    authority = _authority(url)
+    if isinstance(authority, str):
+        return authority
+    if authority.scheme not in _SPECIAL_SCHEMES:
+        return "must be an https URL"
+    if authority.userinfo is not None:
+        return "must not contain userinfo"
+    if authority.scheme == "http" and authority.host not in _LOOPBACK_HOSTS:
+        return "must use https unless its host is a loopback address"
+    return None
+
+
 def csp_origin(uri: str) -> str | None:
     """Return ``uri``'s ``scheme://host[:port]`` for a CSP source list, host in punycode.
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSON, UUID
+from sqlalchemy.dialects.postgresql import JSON, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -120,6 +120,10 @@ class OAuthAppRow(Base):
     created_by_username: Mapped[str] = mapped_column(String(120))
     updated_by_id: Mapped[str | None] = mapped_column(String(17))
     updated_by_username: Mapped[str | None] = mapped_column(String(120))
+    # RFC 7591 metadata beyond name and redirect URIs; an absent field has its default.
+    client_metadata: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb")
+    )
 
     __table_args__ = (Index("ix_oauth_apps_created_at_id", created_at.desc(), id.desc()),)
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from service.domain.accounts import Actor
 from service.domain.events import Event
 from service.domain.idempotency import IdempotentRequest
+from service.domain.oauth2.client_metadata import ClientMetadata
 from service.domain.oauth_apps import OAuthApp
 from service.domain.pagination import Page
 from service.domain.text import storable
@@ -64,10 +65,11 @@ def _app_from_row(row: Any) -> OAuthApp:
 
 @dataclass(frozen=True, slots=True)
 class NewApp:
-    """A new app with its secret's hash, its creation event and its idempotency key."""
+    """A new app with its secret's hash, metadata, creation event and idempotency key."""
 
     oauth_app: OAuthApp
     secret_hash: str
+    client_metadata: ClientMetadata
     event: Event
     reservation: IdempotentRequest | None
 
@@ -86,18 +88,21 @@ _INSERT_APPS_WITH_EVENTS = text(
             CAST(:actor_usernames AS varchar[]), CAST(:responses AS json[]),
             CAST(:idempotency_keys AS varchar[]), CAST(:owners AS uuid[]),
             CAST(:event_ids AS uuid[]),
-            CAST(:event_types AS varchar[]), CAST(:payloads AS json[])
+            CAST(:event_types AS varchar[]), CAST(:payloads AS json[]),
+            CAST(:client_metadatas AS jsonb[])
         ) AS t (id, client_id, secret_hash, name, redirect_uri, active, created_at, actor_id,
-                actor_username, response, idempotency_key, owner, event_id, event_type, payload)
+                actor_username, response, idempotency_key, owner, event_id, event_type, payload,
+                client_metadata)
     ), owned AS ({idempotency.COMPLETE_RESERVATIONS_FROM_INPUT}
     ), accepted AS (
         SELECT * FROM input
         WHERE idempotency_key IS NULL OR id IN (SELECT id FROM owned)
     ), app AS (
         INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uri, active,
-                                created_at, updated_at, created_by_id, created_by_username)
+                                created_at, updated_at, created_by_id, created_by_username,
+                                client_metadata)
         SELECT id, client_id, secret_hash, name, redirect_uri, active,
-               created_at, created_at, actor_id, actor_username
+               created_at, created_at, actor_id, actor_username, client_metadata
         FROM accepted
     )
     INSERT INTO outbox (event_id, event_type, aggregate_id, payload, created_at)
@@ -133,6 +138,7 @@ async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[Ne
             "event_ids": [row.event.id for row in rows],
             "event_types": [row.event.type.value for row in rows],
             "payloads": [dump_json(row.event.document) for row in rows],
+            "client_metadatas": [dump_json(row.client_metadata.to_document()) for row in rows],
         },
     )
     return {app_id for (app_id,) in result}
@@ -157,6 +163,23 @@ async def find_app(
         statement = statement.with_for_update()
     row = (await session.execute(statement)).first()
     return None if row is None else _app_from_row(row)
+
+
+async def find_registration(
+    session: AsyncSession | AsyncConnection, client_id: str, *, lock: bool = False
+) -> tuple[OAuthApp, ClientMetadata] | None:
+    """Return the app with this ``clientId`` and its client metadata, read together."""
+    if not storable(client_id):
+        return None
+    statement = select(*_APP_COLUMNS, OAuthAppRow.client_metadata).where(
+        OAuthAppRow.client_id == client_id
+    )
+    if lock:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).first()
+    if row is None:
+        return None
+    return _app_from_row(row), ClientMetadata.from_document(row.client_metadata)
 
 
 _NEWEST_FIRST = (OAuthAppRow.created_at.desc(), OAuthAppRow.id.desc())
@@ -189,21 +212,22 @@ async def list_apps(
     return found, len(rows) > page.count, int(total or 0)
 
 
-async def save_app(session: AsyncSession, app: OAuthApp) -> None:
-    """Write an updated app's fields."""
+async def save_app(
+    session: AsyncSession, app: OAuthApp, metadata: ClientMetadata | None = None
+) -> None:
+    """Write an updated app's fields, and its client metadata when given."""
     assert app.updated_by is not None
-    await session.execute(
-        update(OAuthAppRow)
-        .where(OAuthAppRow.id == app.id)
-        .values(
-            name=app.name,
-            redirect_uri=app.redirect_uri,
-            active=app.active,
-            updated_at=app.updated_at,
-            updated_by_id=app.updated_by.id,
-            updated_by_username=app.updated_by.username,
-        )
-    )
+    values: dict[str, Any] = {
+        "name": app.name,
+        "redirect_uri": app.redirect_uri,
+        "active": app.active,
+        "updated_at": app.updated_at,
+        "updated_by_id": app.updated_by.id,
+        "updated_by_username": app.updated_by.username,
+    }
+    if metadata is not None:
+        values["client_metadata"] = metadata.to_document()
+    await session.execute(update(OAuthAppRow).where(OAuthAppRow.id == app.id).values(values))
 
 
 async def replace_secret(session: AsyncSession, app: OAuthApp, secret_hash: str) -> None:

@@ -7,12 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from service.domain.accounts import Principal
 from service.domain.backoff import Backoff
 from service.domain.errors import AppNotFound
 from service.domain.events import EventType, app_event
 from service.domain.idempotency import IdempotentRequest, idempotent_request
 from service.domain.ids import hash_token, object_id, random_id, random_secret
+from service.domain.oauth2.client_metadata import ClientMetadata
+from service.domain.oauth2.pkce import PkceMode
 from service.domain.oauth_apps import (
     APP_ID_SCHEMA,
     CREATE_SCHEMA,
@@ -57,21 +61,24 @@ async def register_oauth_app(
     body: object,
     policy: RedirectUriPolicy,
     idempotency_key: str | None = None,
+    pkce: PkceMode = PkceMode.REQUIRED,
 ) -> IssuedApp | ReplayedApp:
     """Validate ``body`` like Rocket.Chat's ``oauth-apps.create``; store the app and its event.
 
-    The ``writer`` commits concurrent registrations together (group commit).
+    The ``writer`` commits concurrent registrations together (group commit). The app's
+    ``require_pkce`` is ``pkce`` (``OAUTH_PKCE``) now, whatever the setting says later.
     """
     fields = check_app_fields(CREATE_SCHEMA.validate(body), policy, "addOAuthApp")
+    metadata = ClientMetadata(require_pkce=pkce is PkceMode.REQUIRED)
     if idempotency_key is None:
-        return await _insert_app(writer, principal, fields, request=None)
+        return await _insert_app(writer, principal, fields, metadata, request=None)
     request = idempotent_request(principal.id, idempotency_key, body)
     async with db.sessions.begin() as session:
         stored = await idempotency.reserve(session, request, utc_now())
     if stored is not None:
         return ReplayedApp(stored)
     try:
-        return await _insert_app(writer, principal, fields, request=request)
+        return await _insert_app(writer, principal, fields, metadata, request=request)
     except BaseException:
         # Free the key so the client can retry; shielded so a cancelled request still does.
         await asyncio.shield(_release(db, request))
@@ -82,6 +89,7 @@ async def _insert_app(
     writer: AppWriter,
     principal: Principal,
     fields: AppFields,
+    metadata: ClientMetadata,
     *,
     request: IdempotentRequest | None,
 ) -> IssuedApp:
@@ -101,6 +109,7 @@ async def _insert_app(
         NewApp(
             oauth_app=oauth_app,
             secret_hash=hash_token(secret),
+            client_metadata=metadata,
             event=app_event(EventType.CREATED, oauth_app, actor=principal.actor, now=now),
             reservation=request,
         )
@@ -192,14 +201,25 @@ async def update_oauth_app(
         current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
         fields = check_app_fields(valid, policy, "updateOAuthApp", app_found=current is not None)
         assert current is not None
-        now = utc_now()
-        updated = current.with_fields(fields, principal.actor, now)
-        if current.active and not updated.active:
-            await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
-        await oauth_apps.save_app(session, updated)
-        await outbox.add_event(
-            session, app_event(EventType.UPDATED, updated, actor=principal.actor, now=now)
-        )
+        return await save_app_change(session, principal, current, fields)
+
+
+async def save_app_change(
+    session: AsyncSession,
+    principal: Principal,
+    current: OAuthApp,
+    fields: AppFields,
+    metadata: ClientMetadata | None = None,
+) -> OAuthApp:
+    """Change a locked app and write ``oauth_app.updated``; switching it off ends its grants."""
+    now = utc_now()
+    updated = current.with_fields(fields, principal.actor, now)
+    if current.active and not updated.active:
+        await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
+    await oauth_apps.save_app(session, updated, metadata)
+    await outbox.add_event(
+        session, app_event(EventType.UPDATED, updated, actor=principal.actor, now=now)
+    )
     return updated
 
 
@@ -210,11 +230,16 @@ async def delete_oauth_app(db: Database, principal: Principal, body: object) -> 
         current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
         if current is None:
             raise app_not_found("deleteOAuthApp")
-        await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
-        await oauth_apps.delete_app(session, app_id)
-        await outbox.add_event(
-            session, app_event(EventType.DELETED, current, actor=principal.actor, now=utc_now())
-        )
+        await delete_locked_app(session, principal, current)
+
+
+async def delete_locked_app(session: AsyncSession, principal: Principal, current: OAuthApp) -> None:
+    """Delete a locked app, ending its grants; ``oauth_app.deleted`` carries it as it was."""
+    await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
+    await oauth_apps.delete_app(session, current.id)
+    await outbox.add_event(
+        session, app_event(EventType.DELETED, current, actor=principal.actor, now=utc_now())
+    )
 
 
 async def rotate_oauth_app_secret(db: Database, principal: Principal, body: object) -> IssuedApp:

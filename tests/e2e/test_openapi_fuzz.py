@@ -36,6 +36,13 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 429]
 include-path-regex = "^/oauth/(authorize|login|token|revoke|introspect)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 429]
 
+# RFC 7592 section 2: a client_id the generator makes up names no client (401), and
+# redirect URIs or pages that the policy refuses are a 400 invalid_redirect_uri or
+# invalid_client_metadata however well-formed.
+[[operations]]
+include-path = "/oauth/register/{client_id}"
+checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 429]
+
 [[operations]]
 include-path = "/api/v1/oauth-apps.create"
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 409, 422, 429]

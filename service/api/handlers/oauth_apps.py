@@ -32,6 +32,7 @@ async def create(request: web.Request, principal: Principal) -> web.Response:
         body=await read_body(request),
         policy=request.app[SETTINGS].redirect_uri_policy,
         idempotency_key=request.headers.get("Idempotency-Key"),
+        pkce=request.app[SETTINGS].oauth_pkce,
     )
     if isinstance(outcome, ReplayedApp):
         return json_response(
@@ -83,7 +84,7 @@ async def update(request: web.Request, principal: Principal) -> web.Response:
         await read_body(request),
         policy=request.app[SETTINGS].redirect_uri_policy,
     )
-    _forget_clients(request)
+    forget_clients(request)
     return json_response(updated.to_document() | {"success": True})
 
 
@@ -92,7 +93,7 @@ async def update(request: web.Request, principal: Principal) -> web.Response:
 async def delete(request: web.Request, principal: Principal) -> web.Response:
     """Delete an app."""
     await oauth_apps.delete_oauth_app(request.app[DATABASE], principal, await read_body(request))
-    _forget_clients(request)
+    forget_clients(request)
     return json_response(True)  # Rocket.Chat's API.v1.success(true): the body is `true`
 
 
@@ -103,12 +104,12 @@ async def rotate_secret(request: web.Request, principal: Principal) -> web.Respo
     issued = await oauth_apps.rotate_oauth_app_secret(
         request.app[DATABASE], principal, await read_body(request)
     )
-    _forget_clients(request)
+    forget_clients(request)
     return json_response(
         {"application": issued.oauth_app.to_document(issued.client_secret), "success": True}
     )
 
 
-def _forget_clients(request: web.Request) -> None:
+def forget_clients(request: web.Request) -> None:
     """This process forgets cached clients at once; the others on the change's notification."""
     request.app[AUTH_CACHE].clear(CLIENTS_TABLE)

@@ -27,7 +27,7 @@ from service.api.oauth2.browser import (
     same_site_form,
     set_cookie,
 )
-from service.api.pages import render_page
+from service.api.pages import image_sources, render_page
 from service.domain.errors import LoginFailed, RateLimited
 from service.domain.ids import random_secret
 from service.domain.oauth2.authorization import (
@@ -192,8 +192,10 @@ async def _authorize(request: web.Request, params: dict[str, str]) -> web.Stream
             "scopes": [scope.description for scope in SCOPES if scope.name in checked.scope],
             "csrf_token": signed_in.csrf_token,
             "fields": sorted(params.items()),
+            "client": client,
         },
         form_targets=form_targets(checked.redirect_uri),
+        image_sources=image_sources(client.logo_uri),
     )
 
 

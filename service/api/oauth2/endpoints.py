@@ -85,5 +85,5 @@ async def userinfo(request: web.Request) -> web.Response:
         raise InvalidToken("A live access token is required")
     _, stored = found
     if "openid" not in stored.scope or stored.user is None:
-        raise InsufficientScope("openid")
+        raise InsufficientScope.lacking("openid")
     return json_response(user_claims(stored.user, stored.scope), headers=NO_STORE)

@@ -43,6 +43,11 @@ class Client:
     access_token_lifetime: timedelta = ACCESS_TOKEN_LIFETIME
     refresh_token_lifetime: timedelta = REFRESH_TOKEN_LIFETIME
     post_logout_redirect_uris: tuple[str, ...] = ()
+    # Shown on the consent page.
+    logo_uri: str | None = None
+    client_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
 
     def redirect_uri_for(self, requested: str | None) -> str:
         """The redirect URI to answer on: exactly one of the registered ones (string equality).

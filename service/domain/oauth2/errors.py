@@ -55,20 +55,38 @@ class InvalidScope(OAuthError):
     error = "invalid_scope"
 
 
-class InsufficientScope(OAuthError):
-    """A token whose scope does not cover what it is used for (RFC 6750 section 3.1)."""
-
-    error = "insufficient_scope"
-
-    def __init__(self, needed: str) -> None:
-        super().__init__(f"The access token does not have the {needed!r} scope")
-        self.needed = needed
-
-
 class InvalidToken(OAuthError):
     """A Bearer token that is missing, expired or revoked (RFC 6750 section 3.1)."""
 
     error = "invalid_token"
+
+
+class InsufficientScope(OAuthError):
+    """Credentials that are valid but may not do this (RFC 6750 section 3.1)."""
+
+    error = "insufficient_scope"
+
+    def __init__(self, description: str, needed: str | None = None) -> None:
+        super().__init__(description)
+        # The scope that would do (the challenge names it), when a scope is what lacks.
+        self.needed = needed
+
+    @classmethod
+    def lacking(cls, scope: str) -> InsufficientScope:
+        """A token without ``scope``."""
+        return cls(f"The access token does not have the {scope!r} scope", scope)
+
+
+class InvalidClientMetadata(OAuthError):
+    """A known client metadata field with a value the server does not support (RFC 7591 3.2.2)."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    """A ``redirect_uris`` value that the redirect URI policy refuses (RFC 7591 3.2.2)."""
+
+    error = "invalid_redirect_uri"
 
 
 class AuthorizeError(OAuthError):

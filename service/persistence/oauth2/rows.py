@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
 
+from service.domain.oauth2.client_metadata import ClientMetadata
 from service.domain.oauth2.clients import Client, registered_uris
 from service.domain.oauth2.grants import Grant
 from service.domain.oauth2.scopes import format_scope, parse_scope
+from service.domain.oauth2.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
 from service.persistence.models import OAuthAppRow, OAuthGrant
 
 CLIENT_COLUMNS = (
@@ -18,6 +21,7 @@ CLIENT_COLUMNS = (
     OAuthAppRow.redirect_uri.label("redirect_uri"),
     OAuthAppRow.active.label("active"),
     OAuthAppRow.client_secret_hash.label("secret_hash"),
+    OAuthAppRow.client_metadata.label("client_metadata"),
 )
 GRANT_COLUMNS = (
     OAuthGrant.id.label("grant_id"),
@@ -31,6 +35,7 @@ GRANT_COLUMNS = (
 
 def client_from(row: Row[*tuple[Any, ...]]) -> Client:
     """A client from the labels of ``CLIENT_COLUMNS``."""
+    metadata = ClientMetadata.from_document(row.client_metadata)
     return Client(
         app_id=row.app_id,
         client_id=row.client_id,
@@ -38,7 +43,21 @@ def client_from(row: Row[*tuple[Any, ...]]) -> Client:
         redirect_uris=registered_uris(row.redirect_uri),
         active=row.active,
         secret_hash=row.secret_hash,
+        grant_types=frozenset(metadata.grant_types),
+        scopes=metadata.scope,
+        require_pkce=metadata.require_pkce,
+        access_token_lifetime=_lifetime(metadata.access_token_lifetime, ACCESS_TOKEN_LIFETIME),
+        refresh_token_lifetime=_lifetime(metadata.refresh_token_lifetime, REFRESH_TOKEN_LIFETIME),
+        post_logout_redirect_uris=metadata.post_logout_redirect_uris,
+        logo_uri=metadata.logo_uri,
+        client_uri=metadata.client_uri,
+        policy_uri=metadata.policy_uri,
+        tos_uri=metadata.tos_uri,
     )
+
+
+def _lifetime(seconds: int | None, server_default: timedelta) -> timedelta:
+    return server_default if seconds is None else timedelta(seconds=seconds)
 
 
 def grant_from(row: Row[*tuple[Any, ...]]) -> Grant:

@@ -44,5 +44,5 @@ async def bearer_principal(services: OAuth2Services, access_token: str) -> Princ
     if caller is None:
         return None
     if API_SCOPE not in caller.scope:
-        raise InsufficientScope(API_SCOPE)
+        raise InsufficientScope.lacking(API_SCOPE)
     return caller.principal

@@ -6,6 +6,7 @@ import hashlib
 
 from service.domain.accounts import Actor
 from service.domain.events import EventType, app_event
+from service.domain.oauth2.client_metadata import ClientMetadata
 from service.domain.oauth_apps import OAuthApp
 from service.domain.timestamps import utc_now
 from service.persistence.oauth_apps import NewApp
@@ -30,6 +31,7 @@ def new_app_row(name: str) -> NewApp:
     return NewApp(
         oauth_app=oauth_app,
         secret_hash="h" * 44,
+        client_metadata=ClientMetadata(require_pkce=True),
         event=app_event(EventType.CREATED, oauth_app, actor=ACTOR, now=now),
         reservation=None,
     )
