@@ -122,6 +122,7 @@ class OAuth2Services:
 
     store: OAuth2Store
     tokens: TokenStatements
+    keys: IdTokenSigner
     pkce: PkceMode = PkceMode.REQUIRED
     # A cache that is not listening stores nothing: without one, every read goes through.
     cache: AuthCache = field(default_factory=AuthCache)
