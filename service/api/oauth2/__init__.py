@@ -1,13 +1,18 @@
 """The authorization server over HTTP.
 
-``metadata`` (discovery), ``pages`` (authorize, login, consent) and ``endpoints``
-(token, revoke, introspect, userinfo).
+``metadata`` (discovery), ``pages`` (authorize, login, consent), ``endpoints``
+(token, revoke, introspect, userinfo) and ``jwks`` (the public signing keys).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from service.api.oauth2 import endpoints, metadata, pages
+from service.api.oauth2 import endpoints, jwks, metadata, pages
 
-ROUTES: tuple[web.RouteTableDef, ...] = (metadata.routes, pages.routes, endpoints.routes)
+ROUTES: tuple[web.RouteTableDef, ...] = (
+    metadata.routes,
+    pages.routes,
+    endpoints.routes,
+    jwks.routes,
+)

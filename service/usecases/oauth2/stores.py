@@ -115,6 +115,9 @@ class IdTokenSigner(Protocol):
     def verify(self, token: str) -> dict[str, Any] | None:
         """The claims of a JWS one of our keys signed (expired or not), else None."""
 
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The JWK Set of the keys that sign or still verify: public members only."""
+
 
 @dataclass(frozen=True, slots=True)
 class OAuth2Services:
