@@ -11,6 +11,7 @@ import orjson
 import pytest
 from sqlalchemy.engine import URL
 
+from tests.e2e.test_asyncapi import payload_validator
 from tests.support.broker import Observer
 from tests.support.processes import Stack, free_port, run_cli, service_env
 from tests.support.waiting import eventually
@@ -52,6 +53,7 @@ async def test_keys_list_and_rotate_and_the_rotation_is_audited(
     (message,) = await observer.wait_for(1)
     assert message.routing_key == "signing_key.rotated"
     document = orjson.loads(message.body)
+    payload_validator("SigningKeyEvent").validate(document)
     assert document["subject"] == new["kid"]
     assert document["data"]["key"] == {
         "kid": new["kid"],
