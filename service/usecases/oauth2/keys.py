@@ -184,12 +184,10 @@ class KeyRing:
         load: Callable[[], Awaitable[Sequence[SigningKey]]],
         *,
         reload_interval: float = RELOAD_INTERVAL,
-        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._seal = seal
         self._load = load
         self._reload_interval = reload_interval
-        self._clock = clock
         self._signer: tuple[SigningKey, JoseKey] | None = None
         self._verifiers: dict[str, tuple[SigningKey, JoseKey]] = {}
         self._changed = asyncio.Event()
@@ -240,7 +238,7 @@ class KeyRing:
                 log.warning("signing keys not reloaded", extra={"fields": {"error": str(error)}})
 
     def _live(self) -> list[tuple[SigningKey, JoseKey]]:
-        now = self._clock()
+        now = utc_now()
         return [
             entry
             for entry in self._verifiers.values()
