@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,8 @@ async def prepare(name: str = DATABASE) -> tuple[dict[str, str], dict[str, str]]
         "EVENTS_EXCHANGE": name,
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_CALLS": "0",
+        # The database is new each run, so is the secret that seals its signing keys.
+        "SECRET_KEY": secrets.token_urlsafe(32),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cli = BIN / "oauth-apps"

@@ -48,7 +48,8 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     application[CONNECTION_GUARD] = guard
     application.on_cleanup.append(lambda _: guard.close())
     application[RATE_LIMITER] = RateLimiter(settings.rate_limit_calls, settings.rate_limit_interval)
-    application.cleanup_ctx.extend([_database, _app_writer, _process_session, _oauth2, _readiness])
+    # What can refuse to start (the database, the signing keys) before what runs by itself.
+    application.cleanup_ctx.extend([_database, _process_session, _oauth2, _app_writer, _readiness])
     if with_relay:
         application.cleanup_ctx.append(_relay)
     # Pages of the authorization flow: autoescaped templates, never a user's raw text.

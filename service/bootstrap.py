@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from service.events.topology import Topology
     from service.usecases.auth_cache import AuthCache
     from service.usecases.group_commit import AppWriter
+    from service.usecases.oauth2.keys import KeyRing
     from service.usecases.oauth2.stores import OAuth2Services
     from service.usecases.readiness import ReadinessProbe
 
@@ -103,19 +104,43 @@ async def app_writer(opened: Database) -> AsyncIterator[AppWriter]:
 async def oauth2_services(
     settings: Settings, opened: Database, cache: AuthCache
 ) -> AsyncIterator[OAuth2Services]:
-    """The authorization server's store, and the batched statements of its token endpoint."""
+    """The authorization server's store, the batched statements of its token endpoint, its keys."""
     from service.persistence.oauth2.store import SqlOAuth2Store
     from service.usecases.oauth2.stores import OAuth2Services
     from service.usecases.token_batches import TokenBatches
 
-    batches = TokenBatches(opened)
-    batches.start()
+    async with key_ring(settings, opened, cache) as ring:
+        batches = TokenBatches(opened)
+        batches.start()
+        try:
+            yield OAuth2Services(
+                store=SqlOAuth2Store(opened),
+                tokens=batches,
+                keys=ring,
+                pkce=settings.oauth_pkce,
+                cache=cache,
+            )
+        finally:
+            await batches.close()  # requests are finished by now: nothing more will queue
+
+
+@contextlib.asynccontextmanager
+async def key_ring(
+    settings: Settings, opened: Database, cache: AuthCache | None = None
+) -> AsyncIterator[KeyRing]:
+    """The signing keys, reloading on ``cache``'s notifications; a ``ConfigError`` if none signs."""
+    from service.usecases.oauth2.keys import KeyRing, KeySeal, live_keys
+
+    ring = KeyRing(KeySeal(settings.require_secret_key()), lambda: live_keys(opened))
+    await ring.start()
+    if cache is not None:
+        cache.watchers.append(ring.changed)
     try:
-        yield OAuth2Services(
-            store=SqlOAuth2Store(opened), tokens=batches, pkce=settings.oauth_pkce, cache=cache
-        )
+        yield ring
     finally:
-        await batches.close()  # requests are finished by now: nothing more will queue
+        if cache is not None:
+            cache.watchers.remove(ring.changed)
+        await ring.close()
 
 
 @contextlib.asynccontextmanager

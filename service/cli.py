@@ -16,9 +16,13 @@ from service.events.topology import consumer_names
 
 if TYPE_CHECKING:
     from service.config import Settings
+    from service.domain.accounts import Actor
     from service.persistence.database import Database
 
 T = TypeVar("T")
+
+# The actor ``_id`` of changes made with this command (a key rotation): never a user's id.
+CLI_ACTOR_ID = "oauth-apps-cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-relay", action="store_true", help="do not run the outbox relay in this process"
     )
+
+    keys = commands.add_parser("keys", help="the keys that sign ID tokens").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser("list", help="print each key's kid, algorithm, state and dates (JSON lines)")
+    rotate = keys.add_parser("rotate", help="make a new current key; the previous one verifies")
+    rotate.add_argument("--algorithm", choices=["RS256", "ES256"], default="RS256")
 
     commands.add_parser("relay", help="run the outbox relay alone")
     commands.add_parser("asyncapi", help="print the AsyncAPI document of the events")
@@ -119,13 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in ("migrate", "serve", "keys"):
+        settings.require_secret_key()  # before any work: they sign or decrypt
     if args.command == "migrate":
-        from service.persistence.migrations import migrate
-
-        created = migrate(settings.database_url, create=args.create_database)
-        verb = "created and migrated" if created else "migrated"
-        print(f"database {settings.database_url.database!r} {verb}")
-        return 0
+        return _migrate(args, settings)
+    if args.command == "keys":
+        return _keys(args, settings)
     if args.command in ("serve", "relay", "consume"):
         return _run_process(args, settings)
     if args.command == "asyncapi":
@@ -140,6 +150,62 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "dlq":
         return _dead_letters(args, settings)
     return _accounts_and_audit(args, settings)
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from service.persistence.migrations import migrate
+    from service.usecases.oauth2.keys import KeySeal, ensure_first_key
+
+    created = migrate(settings.database_url, create=args.create_database)
+    verb = "created and migrated" if created else "migrated"
+    print(f"database {settings.database_url.database!r} {verb}")
+    seal = KeySeal(settings.require_secret_key())
+    key = _with_database(settings, lambda db: ensure_first_key(db, seal))
+    if key is not None:
+        print(f"signing key {key.kid} ({key.algorithm.value}) made")
+    return 0
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from service.domain.oauth2.keys import SigningAlgorithm
+    from service.domain.timestamps import utc_now
+    from service.usecases.oauth2.keys import KeySeal, list_keys, rotate_keys
+
+    if args.action == "list":
+        now = utc_now()
+        for key in _with_database(settings, list_keys):
+            _print_json(key.to_listing(now))
+        return 0
+    seal = KeySeal(settings.require_secret_key())
+    rotated = _with_database(
+        settings,
+        lambda db: rotate_keys(
+            db,
+            seal,
+            SigningAlgorithm(args.algorithm),
+            actor=_operator(),
+            id_token_lifetime=timedelta(seconds=settings.id_token_lifetime),
+        ),
+    )
+    _print_json(rotated.to_listing(utc_now()))
+    return 0
+
+
+def _operator() -> Actor:
+    """Who a command-line change is by, as events cite it: no chat user is logged in.
+
+    The ``_id`` says where the change came from, the ``username`` is the account of
+    the operating system that ran the command (``unknown`` when it has no name).
+    """
+    from service.domain.accounts import Actor
+
+    try:
+        account = getpass.getuser()
+    except (OSError, KeyError):  # a container's user id with no passwd entry
+        account = "unknown"
+    return Actor(id=CLI_ACTOR_ID, username=account)
 
 
 def _run_process(args: argparse.Namespace, settings: Settings) -> int:
@@ -163,8 +229,8 @@ def _run_process(args: argparse.Namespace, settings: Settings) -> int:
         pool_size = api_pool_share(settings.database_connections, args.workers, with_relay)
         settings = replace(settings, api_pool_size=pool_size)
         if args.workers > 1:
-            # Checked once here, so that a database that is down or not migrated is
-            # one line, not one per worker.
+            # Checked once here, so that a database that is down or not migrated (or a
+            # SECRET_KEY that opens no key) is one line, not one per worker.
             run(lambda: _database_ready(settings))
             return serve_workers(settings, with_relay, args.workers)
         run(lambda: serve_http(settings, with_relay))
@@ -187,7 +253,10 @@ def _run_process(args: argparse.Namespace, settings: Settings) -> int:
 async def _database_ready(settings: Settings) -> None:
     from service import bootstrap
 
-    async with bootstrap.database(settings, pool_size=1):
+    async with (
+        bootstrap.database(settings, pool_size=1) as opened,
+        bootstrap.key_ring(settings, opened),
+    ):
         pass
 
 

@@ -8,7 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy.engine import URL, make_url
@@ -29,6 +29,9 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
 DEFAULT_DATABASE_CONNECTIONS = 40
 # An API process never needs more (docs/operations.md, "Connection budget").
 API_POOL_MAX = 20
+# SECRET_KEY is the root of the signing keys' encryption: as long as the shortest
+# secret the service makes (secrets.token_urlsafe(32) has 43 characters).
+SECRET_KEY_MIN_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -102,6 +105,18 @@ class Settings:
     password_min_length: int = DEFAULT_MIN_LENGTH
     public_url: str = ""  # the issuer; "" means http://HOST:PORT
     oauth_pkce: PkceMode = PkceMode.REQUIRED
+    id_token_lifetime: int = 3600  # seconds
+    secret_key: str = field(default="", repr=False)  # "": unset, see require_secret_key
+
+    def require_secret_key(self) -> str:
+        """``SECRET_KEY``, which every command that signs or decrypts needs."""
+        if not self.secret_key:
+            raise ConfigError(
+                "SECRET_KEY",
+                "is not set; serve, migrate and keys need it to encrypt and decrypt the"
+                ' signing keys (docs/operations.md, "Signing keys")',
+            )
+        return self.secret_key
 
     @property
     def issuer(self) -> str:
@@ -173,6 +188,10 @@ class Settings:
             http_max_connections=_parse_count(
                 "HTTP_MAX_CONNECTIONS", env.get("HTTP_MAX_CONNECTIONS", "0")
             ),
+            id_token_lifetime=_parse_positive_int(
+                "ID_TOKEN_LIFETIME_SECONDS", env.get("ID_TOKEN_LIFETIME_SECONDS", "3600")
+            ),
+            secret_key=_parse_secret_key(env.get("SECRET_KEY", "")),
         )
 
 
@@ -312,6 +331,17 @@ def _parse_networks(variable: str, raw: str) -> tuple[IPNetwork, ...]:
         raise ConfigError(
             variable, f"{raw!r} is not a list of addresses or networks: {error}"
         ) from None
+
+
+def _parse_secret_key(raw: str) -> str:
+    if raw and len(raw) < SECRET_KEY_MIN_LENGTH:
+        # Never the value itself, nor part of it.
+        raise ConfigError(
+            "SECRET_KEY",
+            f"is {len(raw)} characters long, fewer than {SECRET_KEY_MIN_LENGTH}: make one with"
+            " python3 -c 'import secrets; print(secrets.token_urlsafe(32))'",
+        )
+    return raw
 
 
 def _parse_log_level(raw: str) -> str:

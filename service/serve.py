@@ -95,8 +95,9 @@ async def _serve_until(
     *,
     reuse_port: bool,
 ) -> None:
-    await runner.setup()
     try:
+        # Inside: when a resource fails to start, those started before it are closed.
+        await runner.setup()
         site = GuardedSite(
             runner,
             application[CONNECTION_GUARD],

@@ -30,8 +30,9 @@ from service.persistence.database import Database, asyncpg_dsn
 from service.persistence.migrations import migrate
 from service.usecases import accounts, oauth_apps
 from service.usecases.group_commit import AppWriter
+from service.usecases.oauth2.keys import KeySeal, ensure_first_key
 from tests.support.broker import Observer, delete_topology, reset_topology
-from tests.support.processes import Stack, service_env
+from tests.support.processes import TEST_SECRET_KEY, Stack, service_env
 
 # A name of its own for each run: two runs on one machine (a developer's and CI's)
 # never share a database or an exchange.
@@ -57,12 +58,21 @@ async def _drop_database(url: URL) -> None:
         await connection.close()
 
 
+async def _first_signing_key(url: URL) -> None:
+    database = Database.connect(url, pool_size=1)
+    try:
+        assert await ensure_first_key(database, KeySeal(TEST_SECRET_KEY)) is not None
+    finally:
+        await database.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[URL]:
-    """A database made anew for this run, migrated by the real ``migrate``, dropped after it."""
+    """A database made anew for this run, migrated and keyed as ``migrate`` does, dropped after."""
     url = parse_database_url(TEST_DATABASE_URL)
     asyncio.run(_drop_database(url))
     assert migrate(url, create=True) is True
+    asyncio.run(_first_signing_key(url))
     yield url
     asyncio.run(_drop_database(url))
 
@@ -75,6 +85,7 @@ def settings(database_url: URL) -> Iterator[Settings]:
         amqp_url=TEST_AMQP_URL,
         events_exchange=RUN,
         redirect_uri_policy=RedirectUriPolicy.RFC6749,
+        secret_key=TEST_SECRET_KEY,
     )
     yield settings
     asyncio.run(delete_topology(settings.amqp_url, Topology(settings.events_exchange)))

@@ -25,6 +25,7 @@ class EventType(StrEnum):
     PERMISSION_UPDATED = "permission.updated"
     GRANT_CREATED = "oauth_grant.created"
     GRANT_REVOKED = "oauth_grant.revoked"
+    SIGNING_KEY_ROTATED = "signing_key.rotated"
 
 
 # What each event means, for the AsyncAPI document; adding an event type adds a line here.
@@ -42,6 +43,10 @@ EVENT_SUMMARIES: dict[EventType, str] = {
     EventType.GRANT_CREATED: "A user granted an app access for the first time (consent).",
     EventType.GRANT_REVOKED: (
         "A grant was revoked: by its client, by an admin action, or after a token replay."
+    ),
+    EventType.SIGNING_KEY_ROTATED: (
+        "A new signing key signs ID tokens (`oauth-apps keys rotate`); the previous one"
+        " verifies until its tokens expire. No key material is in the event."
     ),
 }
 
@@ -90,3 +95,9 @@ def grant_event(
     """Build ``oauth_grant.*`` for a grant ``{_id, clientId, userId, createdAt}``: no token."""
     data = {"grant": grant, "actor": actor.to_document()}
     return _event(event_type, grant["_id"], data, now)
+
+
+def signing_key_event(key: dict[str, Any], *, actor: Actor, now: datetime) -> Event:
+    """Build ``signing_key.rotated`` for the new key ``{kid, alg, createdAt}``."""
+    data = {"key": key, "actor": actor.to_document()}
+    return _event(EventType.SIGNING_KEY_ROTATED, key["kid"], data, now)

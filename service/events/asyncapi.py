@@ -11,6 +11,7 @@ from typing import Any
 
 from service.domain.events import EVENT_SOURCE, EVENT_SUMMARIES, EventType
 from service.domain.ids import RANDOM_ID_LENGTH, UNMISTAKABLE_CHARS
+from service.domain.oauth2.keys import SigningAlgorithm
 from service.events.relay import CONTENT_TYPE
 from service.events.topology import DELIVERY_LIMIT, Topology
 
@@ -58,11 +59,19 @@ def _channel(event: EventType, exchange: str) -> dict[str, Any]:
     }
 
 
+# The schema of each kind of subject, by the event type's prefix: a new kind fails here
+# until it has its own, rather than being described as another.
+_PAYLOADS = {
+    "oauth_app": "OAuthAppEvent",
+    "oauth_grant": "GrantEvent",
+    "permission": "PermissionEvent",
+    "signing_key": "SigningKeyEvent",
+}
+
+
 def _payload(event: EventType) -> str:
     """The schema of the event's CloudEvent: one per kind of subject."""
-    if event.value.startswith("oauth_app."):
-        return "OAuthAppEvent"
-    return "GrantEvent" if event.value.startswith("oauth_grant.") else "PermissionEvent"
+    return _PAYLOADS[event.value.partition(".")[0]]
 
 
 def _message(event: EventType) -> dict[str, Any]:
@@ -188,6 +197,22 @@ def _schemas() -> dict[str, Any]:
             {"type": "string", "description": "The grant's _id.", "pattern": OBJECT_ID},
             _data("grant"),
         ),
+        "SigningKeyEvent": _cloudevent(
+            "SigningKeyEvent",
+            {"type": "string", "description": "The new key's kid."},
+            _data("key"),
+        ),
+        "Key": {
+            "type": "object",
+            "description": "The new signing key; never key material, public or private.",
+            "required": ["kid", "alg", "createdAt"],
+            "additionalProperties": False,
+            "properties": {
+                "kid": {"type": "string"},
+                "alg": {"enum": [algorithm.value for algorithm in SigningAlgorithm]},
+                "createdAt": {"type": "string", "pattern": TIMESTAMP},
+            },
+        },
         "Grant": {
             "type": "object",
             "description": "A user's consent to an app; never a token, code or secret.",

@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -270,3 +272,32 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(43))
     authenticated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class SigningKeyRow(Base):
+    """A key that signs ID tokens: the public JWK in the clear, the private key sealed.
+
+    ``private_key`` is AES-256-GCM under a key derived from SECRET_KEY, so a dump of
+    the database holds no usable private key (``usecases/oauth2/keys.py``).
+    """
+
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(43), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    rotated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    retire_after: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        CheckConstraint(
+            "(rotated_at IS NULL) = (retire_after IS NULL)", name="retires_once_rotated"
+        ),
+        Index(
+            "uq_signing_keys_current",
+            text("(true)"),
+            unique=True,
+            postgresql_where=text("rotated_at IS NULL"),
+        ),
+    )

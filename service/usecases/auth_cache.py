@@ -3,8 +3,9 @@
 Authentication is a query on every request; most requests repeat the previous one's
 answer. Entries live ``ttl`` seconds at most and never past the token's own expiry.
 PostgreSQL notifies ``auth_changed`` with the table's name after any change to
-tokens, users, roles, permissions or apps (migrations 0004 and 0007), in every
-process; the cache then forgets the answers that table's change can make wrong.
+tokens, users, roles, permissions, apps or signing keys (migrations 0004, 0007 and
+0012), in every process; the cache then forgets the answers that table's change can
+make wrong, and tells its watchers.
 While the listening connection is down, the cache is bypassed, so a missed
 notification cannot keep a revoked token or a rotated secret alive.
 """
@@ -29,6 +30,8 @@ BEARER_TABLES = frozenset({"oauth_tokens", "oauth_grants"})
 # Apps stand behind clients (a rotated secret, a deactivated or deleted app) and
 # behind Bearer principals (a deactivated app's tokens die).
 CLIENTS_TABLE = "oauth_apps"
+# Signing keys change no caller; the key ring watches them (usecases/oauth2/keys.py).
+KEYS_TABLE = "signing_keys"
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -103,6 +106,8 @@ class AuthCache:
     max_entries: int = 10_000
     clock: Callable[[], float] = time.time
     listening: bool = False
+    # Others of the process told of each change first (the signing keys reload on theirs).
+    watchers: list[Callable[[str | None], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.logins: Shelf[tuple[str, str], Principal] = Shelf(self)
@@ -111,6 +116,10 @@ class AuthCache:
 
     def clear(self, table: str | None = None) -> None:
         """Forget what a change of ``table`` may have made wrong (all when None)."""
+        for watcher in self.watchers:
+            watcher(table)
+        if table == KEYS_TABLE:
+            return  # no cached caller depends on a signing key
         if table in BEARER_TABLES:
             self.bearers.clear()
         elif table == CLIENTS_TABLE:

@@ -15,6 +15,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 EXECUTABLE = shutil.which("oauth-apps", path=os.path.dirname(sys.executable)) or "oauth-apps"
+# Every process of a run, and the test settings, seal the signing keys under this.
+TEST_SECRET_KEY = "tests-only-secret-key-0123456789abcdefghijklmnop"
 
 
 @dataclass
@@ -31,6 +33,7 @@ def service_env(database_url: URL, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ADMIN_", "NOTIFY_"))}
     env["DATABASE_URL"] = database_url.render_as_string(hide_password=False)
     env["LOG_LEVEL"] = "INFO"
+    env["SECRET_KEY"] = TEST_SECRET_KEY
     # One process unless a test asks for more: most tests look at one process's logs.
     env.setdefault("WEB_CONCURRENCY", "1")
     return env | extra

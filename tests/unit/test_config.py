@@ -82,3 +82,24 @@ def test_database_connections_is_a_positive_number() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"DATABASE_CONNECTIONS": "0"})
     assert caught.value.variable == "DATABASE_CONNECTIONS"
+
+
+def test_secret_key_is_required_only_when_asked_for_and_never_shown() -> None:
+    with pytest.raises(ConfigError) as missing:
+        Settings.from_env({}).require_secret_key()
+    assert missing.value.variable == "SECRET_KEY" and "not set" in str(missing.value)
+    secret = "a-secret-key-long-enough-for-the-service-0123"
+    settings = Settings.from_env({"SECRET_KEY": secret})
+    assert settings.require_secret_key() == secret
+    assert secret not in repr(settings)
+    with pytest.raises(ConfigError) as short:
+        Settings.from_env({"SECRET_KEY": "short-secret"})
+    assert short.value.variable == "SECRET_KEY" and "short-secret" not in str(short.value)
+
+
+def test_id_token_lifetime_is_a_positive_number_of_seconds() -> None:
+    assert Settings.from_env({}).id_token_lifetime == 3600
+    assert Settings.from_env({"ID_TOKEN_LIFETIME_SECONDS": "600"}).id_token_lifetime == 600
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"ID_TOKEN_LIFETIME_SECONDS": "0"})
+    assert caught.value.variable == "ID_TOKEN_LIFETIME_SECONDS"

@@ -153,6 +153,26 @@ def test_the_kubernetes_stack_at_its_largest_fits_postgresql_default_connections
     assert pods * per_pod + relays + 2 * consumers <= 100  # PostgreSQL's max_connections
 
 
+def test_secret_key_reaches_migrate_and_the_api_only() -> None:
+    signing = {"migrate", "api"}
+    for name, service in SERVICES.items():
+        assert ("SECRET_KEY" in service.get("environment", {})) == (name in signing), name
+    documents = k8s_documents()
+    secret = documents["Secret/oauth-apps-signing"]["stringData"]["SECRET_KEY"]
+    assert len(secret) >= 32
+    for name, document in documents.items():
+        for container in (
+            document.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        ):
+            sources = {
+                ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref
+            }
+            mounted = "oauth-apps-signing" in sources
+            assert mounted == (name in {"Deployment/oauth-apps-api", "Job/oauth-apps-migrate"}), (
+                name
+            )
+
+
 def test_the_haproxy_example_is_valid() -> None:
     haproxy = shutil.which("haproxy")
     assert haproxy, "haproxy is a test tool (.ci/run installs it)"

@@ -1,15 +1,24 @@
 """The authorization server over HTTP.
 
 ``metadata`` (discovery), ``authorize`` (sign-in and consent pages), ``logout``,
-``endpoints`` (token, revoke, introspect, userinfo), ``registration`` (RFC 7592), and
-``browser`` (what the pages share: cookies, forms from this site, redirects back).
+``endpoints`` (token, revoke, introspect, userinfo), ``registration`` (RFC 7592),
+``jwks`` (the public signing keys), and ``browser`` (what the pages share: cookies,
+forms from this site, redirects back).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from service.api.oauth2 import authorize, browser, endpoints, logout, metadata, registration
+from service.api.oauth2 import (
+    authorize,
+    browser,
+    endpoints,
+    jwks,
+    logout,
+    metadata,
+    registration,
+)
 
 ROUTES: tuple[web.RouteTableDef, ...] = (
     metadata.routes,
@@ -18,4 +27,5 @@ ROUTES: tuple[web.RouteTableDef, ...] = (
     logout.routes,
     endpoints.routes,
     registration.routes,
+    jwks.routes,
 )

@@ -118,6 +118,9 @@ class IdTokenSigner(Protocol):
     def verify(self, token: str) -> dict[str, Any] | None:
         """The claims of a JWS one of our keys signed (expired or not), else None."""
 
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The JWK Set of the keys that sign or still verify: public members only."""
+
 
 @dataclass(frozen=True, slots=True)
 class OAuth2Services:
@@ -125,6 +128,7 @@ class OAuth2Services:
 
     store: OAuth2Store
     tokens: TokenStatements
+    keys: IdTokenSigner
     pkce: PkceMode = PkceMode.REQUIRED
     # A cache that is not listening stores nothing: without one, every read goes through.
     cache: AuthCache = field(default_factory=AuthCache)

@@ -66,5 +66,6 @@ async def test_old_rows_go_in_small_steps_and_one_line_says_how_many(
             "oauth_codes": 0,
             "oauth_tokens": 0,
             "web_sessions": 0,
+            "retired_signing_keys": 0,
         }
     ]

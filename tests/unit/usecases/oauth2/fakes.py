@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from service.domain.accounts import Principal
 from service.domain.events import Event
 from service.domain.oauth2.clients import Client
 from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.keys import SigningAlgorithm, SigningKey
 from service.domain.oauth2.scopes import parse_scope
 from service.domain.oauth2.sessions import WebSession
 from service.domain.oauth2.tokens import (
@@ -28,7 +30,10 @@ from service.domain.oauth2.tokens import (
     TokenKind,
     TokenUser,
 )
+from service.domain.timestamps import utc_now
+from service.usecases.oauth2.keys import KeyRing, KeySeal, new_signing_key
 from service.usecases.oauth2.stores import OAuth2Services
+from tests.support.processes import TEST_SECRET_KEY
 
 
 @dataclass
@@ -244,7 +249,26 @@ class FakeTokenStatements:
         return stored_token(self.store.tables, token_hash)
 
 
+@functools.cache
+def _signing_key() -> SigningKey:
+    # One for every test: an RSA key takes a tenth of a second to make.
+    return new_signing_key(SigningAlgorithm.RS256, KeySeal(TEST_SECRET_KEY), utc_now())
+
+
+def key_ring(*keys: SigningKey) -> KeyRing:
+    """A real key ring holding ``keys`` (newest first; by default one RS256 key), not reloading."""
+    held = list(keys) or [_signing_key()]
+
+    async def load() -> list[SigningKey]:
+        return held
+
+    ring = KeyRing(KeySeal(TEST_SECRET_KEY), load)
+    ring.use(held)
+    return ring
+
+
 def fake_services() -> tuple[OAuth2Services, FakeStore]:
-    """Services on a fresh fake store."""
+    """Services on a fresh fake store, with a real key ring on an in-memory key."""
     store = FakeStore()
-    return OAuth2Services(store=store, tokens=FakeTokenStatements(store)), store
+    services = OAuth2Services(store=store, tokens=FakeTokenStatements(store), keys=key_ring())
+    return services, store
