@@ -119,6 +119,8 @@ async def oauth2_services(
                 keys=ring,
                 pkce=settings.oauth_pkce,
                 cache=cache,
+                issuer=settings.issuer,
+                id_token_lifetime=timedelta(seconds=settings.id_token_lifetime),
             )
         finally:
             await batches.close()  # requests are finished by now: nothing more will queue

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service.api.bodies import read_form
 from service.api.errors import ErrorFamily, error_family
-from service.api.keys import OAUTH2
+from service.api.keys import OAUTH2, SETTINGS
 from service.api.oauth2.browser import (
     COOKIE_PATH,
     FORM_REFUSED,
@@ -24,6 +24,32 @@ routes = web.RouteTableDef()
 LOGOUT_FIELDS = ("client_id", "post_logout_redirect_uri", "state")
 
 
+def _hinted(request: web.Request, params: dict[str, str], hint: object) -> bool:
+    """Whether ``id_token_hint`` is an ID token we issued (expired or not) to this client.
+
+    Then the relying party asked, and the user need not confirm. Its ``aud`` names
+    the client when ``client_id`` was not sent.
+    """
+    if not isinstance(hint, str) or not hint:
+        return False
+    claims = request.app[OAUTH2].keys.verify(hint)
+    if claims is None or claims.get("iss") != request.app[SETTINGS].issuer:
+        return False
+    audience = str(claims.get("aud"))
+    params.setdefault("client_id", audience)
+    return params["client_id"] == audience
+
+
+async def _sign_out(
+    request: web.Request, cookie: str | None, params: dict[str, str]
+) -> web.StreamResponse:
+    if cookie is not None:
+        await sessions.end_session(request.app[OAUTH2], cookie)
+    response = await _after_logout(request, params)
+    response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+    return response
+
+
 async def _after_logout(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
     """Back to the app when it registered the address, else the "signed out" page."""
     client_id, uri = params.get("client_id"), params.get("post_logout_redirect_uri")
@@ -37,11 +63,15 @@ async def _after_logout(request: web.Request, params: dict[str, str]) -> web.Str
 @routes.get("/oauth/logout")
 @error_family(ErrorFamily.PAGE)
 async def logout_page(request: web.Request) -> web.StreamResponse:
-    """Ask a signed-in user to confirm signing out (a link alone must not sign anyone out)."""
+    """Ask a signed-in user to confirm (a bare link must not sign anyone out).
+
+    With an ``id_token_hint`` we issued, the relying party asked: no question.
+    """
     params = {name: request.query[name] for name in LOGOUT_FIELDS if name in request.query}
-    signed_in = await sessions.session_user(
-        request.app[OAUTH2], request.cookies.get(SESSION_COOKIE)
-    )
+    cookie = request.cookies.get(SESSION_COOKIE)
+    signed_in = await sessions.session_user(request.app[OAUTH2], cookie)
+    if _hinted(request, params, request.query.get("id_token_hint")):
+        return await _sign_out(request, cookie, params)
     if signed_in is None:
         return await _after_logout(request, params)
     context = {
@@ -60,10 +90,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
     params = {name: value for name in LOGOUT_FIELDS if isinstance(value := form.get(name), str)}
     cookie = request.cookies.get(SESSION_COOKIE)
     signed_in = await sessions.session_user(request.app[OAUTH2], cookie)
-    if signed_in is not None and cookie is not None:
-        if not same_site_form(request, form.get("csrf_token"), signed_in.csrf_token):
-            raise FormRefused(FORM_REFUSED)
-        await sessions.end_session(request.app[OAUTH2], cookie)
-    response = await _after_logout(request, params)
-    response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
-    return response
+    if (
+        signed_in is not None
+        and not _hinted(request, params, form.get("id_token_hint"))
+        and not same_site_form(request, form.get("csrf_token"), signed_in.csrf_token)
+    ):
+        raise FormRefused(FORM_REFUSED)
+    return await _sign_out(request, cookie if signed_in is not None else None, params)

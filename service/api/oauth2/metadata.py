@@ -1,4 +1,9 @@
-"""RFC 8414 metadata, each list derived from what the server supports, never kept by hand."""
+"""Discovery: OpenID Connect Discovery 1.0 and RFC 8414, one document at both addresses.
+
+Each list is derived from what the server supports (the registries of grant types,
+client authentication methods, scopes and their claims, prompt values, the signing
+keys), never kept by hand.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +12,56 @@ from typing import Any
 from aiohttp import web
 
 from service.api.errors import ErrorFamily, error_family
-from service.api.keys import SETTINGS
+from service.api.keys import OAUTH2, SETTINGS
 from service.api.responses import json_response
-from service.domain.oauth2.authorization import RESPONSE_TYPES_SUPPORTED
+from service.domain.oauth2.authorization import (
+    PROMPT_VALUES_SUPPORTED,
+    RESPONSE_MODES_SUPPORTED,
+    RESPONSE_TYPES_SUPPORTED,
+)
 from service.domain.oauth2.clients import ClientAuthMethod
 from service.domain.oauth2.pkce import METHODS_SUPPORTED
-from service.domain.oauth2.scopes import SCOPES
+from service.domain.oauth2.scopes import CLAIMS_SUPPORTED, SCOPES
 from service.usecases.oauth2.grant_types import GRANT_TYPES
 
 routes = web.RouteTableDef()
 
 
-def server_metadata(issuer: str) -> dict[str, Any]:
-    """The authorization server's metadata, every URL built from the issuer (``PUBLIC_URL``)."""
+def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any]:
+    """The server's metadata, every URL built from the issuer (``PUBLIC_URL``)."""
     auth_methods = [method.value for method in ClientAuthMethod]
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/oauth/authorize",
         "token_endpoint": f"{issuer}/oauth/token",
+        "userinfo_endpoint": f"{issuer}/oauth/userinfo",
+        "jwks_uri": f"{issuer}/oauth/jwks",
+        "end_session_endpoint": f"{issuer}/oauth/logout",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
-        "userinfo_endpoint": f"{issuer}/oauth/userinfo",
         "scopes_supported": [scope.name for scope in SCOPES],
         "response_types_supported": list(RESPONSE_TYPES_SUPPORTED),
+        "response_modes_supported": list(RESPONSE_MODES_SUPPORTED),
         "grant_types_supported": list(GRANT_TYPES),
-        "code_challenge_methods_supported": list(METHODS_SUPPORTED),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": signing_algorithms,
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": list(METHODS_SUPPORTED),
+        "claims_supported": list(dict.fromkeys(CLAIMS_SUPPORTED)),
+        "prompt_values_supported": list(PROMPT_VALUES_SUPPORTED),
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
     }
 
 
 @routes.get("/.well-known/oauth-authorization-server")
+@routes.get("/.well-known/openid-configuration")
 @error_family(ErrorFamily.OAUTH)
 async def metadata(request: web.Request) -> web.Response:
-    """RFC 8414 metadata."""
-    return json_response(server_metadata(request.app[SETTINGS].issuer))
+    """The discovery document (the same at RFC 8414's address and OpenID's)."""
+    document = server_metadata(request.app[SETTINGS].issuer, request.app[OAUTH2].keys.algorithms)
+    return json_response(document, headers={"Cache-Control": "public, max-age=300"})

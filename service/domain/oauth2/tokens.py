@@ -42,6 +42,7 @@ class StoredCode:
     nonce: str | None = None
     # When the user typed the password of the session the code came from.
     auth_time: datetime | None = None
+    user: TokenUser | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +146,17 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     scope: frozenset[str] = frozenset()
+    id_token: str | None = None
 
     def to_document(self) -> dict[str, Any]:
-        """RFC 6749 section 5.1."""
-        return {
+        """RFC 6749 section 5.1, with OpenID Connect's ``id_token`` when one was issued."""
+        document = {
             "access_token": self.access_token,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
             "refresh_token": self.refresh_token,
             "scope": format_scope(self.scope),
         }
+        if self.id_token is not None:
+            document["id_token"] = self.id_token
+        return document

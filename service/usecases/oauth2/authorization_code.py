@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from service.domain.ids import hash_token, object_id, random_secret
@@ -10,6 +11,7 @@ from service.domain.oauth2.errors import InvalidGrant
 from service.domain.oauth2.pkce import verify_pkce
 from service.domain.oauth2.tokens import IssuedTokens, NewToken, StoredCode, TokenKind
 from service.domain.timestamps import utc_now
+from service.usecases.oauth2.id_tokens import id_token_for
 from service.usecases.oauth2.revocation import client_actor, revoke_grant
 from service.usecases.oauth2.stores import OAuth2Services, OAuth2Transaction
 from service.usecases.oauth2.token_requests import TokenRequest
@@ -29,13 +31,25 @@ class AuthorizationCodeGrant:
             stored = await tx.take_code(code_hash, now)
             if stored is None or stored.grant.client_id != client.client_id:
                 raise InvalidGrant("The code is not valid for this client")
-            if stored.used_at is None:
+            replayed = stored.used_at is not None
+            if not replayed:
                 _check_unused(stored, request, now)
-                return await _issue(tx, client, stored, code_hash, now)
-        async with services.store.transaction() as tx:
-            await tx.revoke_issued_from_code(code_hash, now)
-            await revoke_grant(tx, stored.grant, client_actor(client), now)
-        raise InvalidGrant("The code was already used")
+                issued = await _issue(tx, client, stored, code_hash, now)
+        if replayed:
+            async with services.store.transaction() as tx:
+                await tx.revoke_issued_from_code(code_hash, now)
+                await revoke_grant(tx, stored.grant, client_actor(client), now)
+            raise InvalidGrant("The code was already used")
+        id_token = id_token_for(
+            services,
+            client,
+            stored.user,
+            stored.scope,
+            issued.access_token,
+            auth_time=stored.auth_time,
+            nonce=stored.nonce,
+        )
+        return dataclasses.replace(issued, id_token=id_token)
 
 
 def _check_unused(stored: StoredCode, request: TokenRequest, now: datetime) -> None:

@@ -7,6 +7,7 @@ from service.domain.oauth2.errors import InvalidGrant
 from service.domain.oauth2.scopes import format_scope, narrowed_scope
 from service.domain.oauth2.tokens import IssuedTokens, Rotation, TokenKind
 from service.domain.timestamps import utc_now
+from service.usecases.oauth2.id_tokens import id_token_for
 from service.usecases.oauth2.revocation import client_actor, revoke_grant
 from service.usecases.oauth2.stores import OAuth2Services
 from service.usecases.oauth2.token_requests import TokenRequest
@@ -42,7 +43,12 @@ class RefreshTokenGrant:
         if rotated := await services.tokens.rotate(rotation):
             expires_in = int(client.access_token_lifetime.total_seconds())
             scope = rotated.scope if access_scope is None else access_scope
-            return IssuedTokens(access, new_refresh, expires_in, scope)
+            # A new ID token on each refresh (OpenID Connect Core 1.0 section 12.2), never
+            # with the nonce of the authorization.
+            id_token = id_token_for(
+                services, client, rotated.user, scope, access, auth_time=rotated.auth_time
+            )
+            return IssuedTokens(access, new_refresh, expires_in, scope, id_token)
         async with services.store.transaction() as tx:
             stored = await tx.locked_token(token_hash)
             if (

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from service.domain.accounts import Principal
 from service.domain.events import Event
 from service.domain.oauth2.clients import Client
 from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.id_tokens import ID_TOKEN_LIFETIME
 from service.domain.oauth2.pkce import PkceMode
 from service.domain.oauth2.sessions import WebSession
 from service.domain.oauth2.tokens import NewToken, Rotated, Rotation, StoredCode, StoredToken
@@ -132,3 +133,6 @@ class OAuth2Services:
     pkce: PkceMode = PkceMode.REQUIRED
     # A cache that is not listening stores nothing: without one, every read goes through.
     cache: AuthCache = field(default_factory=AuthCache)
+    # ID tokens: who signs them (PUBLIC_URL) and how long they live.
+    issuer: str = "http://127.0.0.1:3000"
+    id_token_lifetime: timedelta = ID_TOKEN_LIFETIME

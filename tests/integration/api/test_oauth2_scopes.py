@@ -18,9 +18,13 @@ from tests.integration.api.test_oauth2 import (
 )
 
 
-async def tokens_for(client: Client, app: dict[str, Any], scope: str | None) -> dict[str, Any]:
+async def tokens_for(
+    client: Client, app: dict[str, Any], scope: str | None, **extra: str
+) -> dict[str, Any]:
+    """The tokens of an authorization with ``scope``, signed in or not yet."""
     verifier, challenge = pkce()
-    query = authorize_query(app, challenge) | ({"scope": scope} if scope is not None else {})
+    query = authorize_query(app, challenge, **extra)
+    query |= {"scope": scope} if scope is not None else {}
     # prompt=consent: the consent page even when this client already signed in and allowed.
     shown = await client.get("/oauth/authorize", params=query | {"prompt": "consent"})
     page = await shown.text()
