@@ -134,7 +134,7 @@ class Rotated:
     """What a rotation tells of the refresh token it used: the new pair's scope and user."""
 
     scope: frozenset[str]
-    user: TokenUser
+    user: TokenUser | None
     auth_time: datetime | None
 
 

@@ -8,9 +8,15 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.oauth2.scopes import parse_scope
-from service.domain.oauth2.tokens import StoredCode, TokenUser
+from service.domain.oauth2.tokens import StoredCode
 from service.persistence.models import OAuthAppRow, OAuthCode, OAuthGrant, User
-from service.persistence.oauth2.rows import GRANT_COLUMNS, grant_from, scope_column
+from service.persistence.oauth2.rows import (
+    GRANT_COLUMNS,
+    USER_COLUMNS,
+    grant_from,
+    scope_column,
+    user_from,
+)
 
 
 async def insert_code(session: AsyncSession, code_hash: str, code: StoredCode) -> None:
@@ -44,10 +50,7 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
                 OAuthCode.auth_time,
                 OAuthCode.expires_at,
                 OAuthCode.used_at,
-                User.username,
-                User.email,
-                User.email_verified,
-                User.updated_at,
+                *USER_COLUMNS,
             )
             .join(OAuthGrant, OAuthGrant.id == OAuthCode.grant_id)
             .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
@@ -73,9 +76,5 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
         scope=parse_scope(row.scope),
         nonce=row.nonce,
         auth_time=row.auth_time,
-        user=None
-        if row.grant_user_id is None
-        else TokenUser(
-            row.grant_user_id, row.username, row.email, row.email_verified, row.updated_at
-        ),
+        user=user_from(row, row.grant_user_id),
     )

@@ -11,8 +11,8 @@ from service.domain.oauth2.client_metadata import ClientMetadata
 from service.domain.oauth2.clients import Client, registered_uris
 from service.domain.oauth2.grants import Grant
 from service.domain.oauth2.scopes import format_scope, parse_scope
-from service.domain.oauth2.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
-from service.persistence.models import OAuthAppRow, OAuthGrant
+from service.domain.oauth2.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, TokenUser
+from service.persistence.models import OAuthAppRow, OAuthGrant, User
 
 CLIENT_COLUMNS = (
     OAuthAppRow.id.label("app_id"),
@@ -70,6 +70,22 @@ def grant_from(row: Row[*tuple[Any, ...]]) -> Grant:
         created_at=row.grant_created_at,
         scope=parse_scope(row.grant_scope),
     )
+
+
+# A token's or code's user, joined (outer: a machine client's grant has none).
+USER_COLUMNS = (
+    User.username,
+    User.email,
+    User.email_verified,
+    User.updated_at.label("user_updated_at"),
+)
+
+
+def user_from(row: Row[*tuple[Any, ...]], user_id: str | None) -> TokenUser | None:
+    """The user of ``USER_COLUMNS`` (named so in a statement of text too), if any."""
+    if user_id is None:
+        return None
+    return TokenUser(user_id, row.username, row.email, row.email_verified, row.user_updated_at)
 
 
 def scope_column(scope: frozenset[str]) -> str | None:

@@ -27,11 +27,16 @@ from service.domain.oauth2.tokens import (
     Rotation,
     StoredToken,
     TokenKind,
-    TokenUser,
 )
 from service.persistence.models import OAuthAppRow, OAuthGrant, OAuthToken, User
 from service.persistence.oauth2.grants import revoke_tokens
-from service.persistence.oauth2.rows import GRANT_COLUMNS, grant_from, scope_column
+from service.persistence.oauth2.rows import (
+    GRANT_COLUMNS,
+    USER_COLUMNS,
+    grant_from,
+    scope_column,
+    user_from,
+)
 
 
 async def insert_token(session: AsyncSession, token: NewToken) -> None:
@@ -108,7 +113,8 @@ _ROTATE = text(
           AND a.id = g.app_id AND a.client_id = b.client_id AND a.active
           AND u.id = g.user_id AND u.active
         RETURNING b.n, t.token_hash, t.grant_id, t.family, t.scope, t.auth_time,
-                  u.id AS user_id, u.username, u.email, u.email_verified, u.updated_at
+                  u.id AS user_id, u.username, u.email, u.email_verified,
+                  u.updated_at AS user_updated_at
     ), retired AS (
         UPDATE oauth_tokens AS t SET revoked_at = b.now
         FROM used JOIN batch AS b ON b.n = used.n
@@ -126,7 +132,7 @@ _ROTATE = text(
                  (b.new_refresh_hash, 'refresh', b.refresh_expires_at, used.scope))
              AS new (token_hash, kind, expires_at, scope)
     )
-    SELECT n, scope, auth_time, user_id, username, email, email_verified, updated_at
+    SELECT n, scope, auth_time, user_id, username, email, email_verified, user_updated_at
     FROM used
     """
 ).bindparams(bindparam("batch", type_=JSONB))
@@ -143,9 +149,7 @@ async def rotate_refresh_tokens(
     rotated = {
         row.n: Rotated(
             scope=parse_scope(row.scope),
-            user=TokenUser(
-                row.user_id, row.username, row.email, row.email_verified, row.updated_at
-            ),
+            user=user_from(row, row.user_id),
             auth_time=row.auth_time,
         )
         for row in await connection.execute(_ROTATE, {"batch": batch})
@@ -164,10 +168,7 @@ _TOKENS = (
         OAuthToken.family,
         OAuthToken.scope,
         OAuthToken.auth_time,
-        User.username,
-        User.email,
-        User.email_verified,
-        User.updated_at.label("user_updated_at"),
+        *USER_COLUMNS,
         OAuthAppRow.active.label("app_active"),
         func.coalesce(User.active, true()).label("user_active"),
         OAuthToken.created_at,
@@ -210,11 +211,7 @@ def _stored_token(row: Row[*tuple[Any, ...]]) -> StoredToken:
         revoked_at=row.revoked_at,
         scope=parse_scope(row.scope),
         auth_time=row.auth_time,
-        user=None
-        if row.grant_user_id is None
-        else TokenUser(
-            row.grant_user_id, row.username, row.email, row.email_verified, row.user_updated_at
-        ),
+        user=user_from(row, row.grant_user_id),
     )
 
 
