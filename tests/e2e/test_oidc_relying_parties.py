@@ -26,7 +26,7 @@ from authlib.oidc.core import CodeIDToken
 from service.persistence.database import Database
 from service.usecases import accounts
 from tests.support.browsers import PASSWORD, browser_consents
-from tests.support.http import create_over_http
+from tests.support.http import change_metadata, create_over_http
 from tests.support.processes import Stack
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never called: the browser stops at the redirect
@@ -235,18 +235,6 @@ def rocket_chat_signs_in(base: str, app: dict[str, Any], token_sent_via: str) ->
     return {"token": response, "identity": identity.json()}
 
 
-async def allow_without_pkce(base: str, admin: dict[str, str], client_id: str) -> None:
-    """Set ``require_pkce`` false in the app's metadata, as an administrator (RFC 7592)."""
-    url = f"/oauth/register/{client_id}"
-    async with aiohttp.ClientSession(base, headers=admin) as http:
-        async with http.get(url) as response:
-            assert response.status == 200, await response.text()
-            metadata = await response.json()
-        async with http.put(url, json=metadata | {"require_pkce": False}) as response:
-            assert response.status == 200, await response.text()
-            assert (await response.json())["require_pkce"] is False
-
-
 @pytest.mark.parametrize("token_sent_via", ["header", "payload"])
 async def test_rocket_chat_custom_oauth_signs_in_without_pkce_where_the_app_allows_it(
     stack: Stack, admin: dict[str, str], token_sent_via: str
@@ -254,7 +242,8 @@ async def test_rocket_chat_custom_oauth_signs_in_without_pkce_where_the_app_allo
     """Rocket.Chat's login: its own requests, for an app with ``require_pkce: false`` only."""
     base = await stack.serve("--no-relay")
     rocket_chat, other = await create_over_http(base, admin, 2, redirect_uri=CALLBACK)
-    await allow_without_pkce(base, admin, rocket_chat["clientId"])
+    changed = await change_metadata(base, admin, rocket_chat["clientId"], require_pkce=False)
+    assert changed["require_pkce"] is False
     result = await asyncio.to_thread(rocket_chat_signs_in, base, rocket_chat, token_sent_via)
     token, identity = result["token"], result["identity"]
     assert token["token_type"] == "Bearer" and int(token["expires_in"]) == 3600
