@@ -232,7 +232,11 @@ def rocket_chat_signs_in(base: str, app: dict[str, Any], token_sent_via: str) ->
         },
     )
     assert identity.ok, identity.text
-    return {"token": response, "identity": identity.json()}
+    # What "Identity Token Sent Via: Payload" would send (serverFetch's params: the query).
+    in_query = requests.get(
+        f"{base}/oauth/userinfo", params={"access_token": response["access_token"]}
+    )
+    return {"token": response, "identity": identity.json(), "in_query": in_query.status_code}
 
 
 @pytest.mark.parametrize("token_sent_via", ["header", "payload"])
@@ -250,6 +254,7 @@ async def test_rocket_chat_custom_oauth_signs_in_without_pkce_where_the_app_allo
     assert token["refresh_token"] and token["id_token"]  # kept as serviceData
     # What Rocket.Chat's normalizers and fields read: sub → id (its "Keycloak" rule, as
     # neither id nor _id is there), username and email by the fields the admin set, name.
+    assert result["in_query"] == 401  # hence "Identity Token Sent Via: Header"
     assert "id" not in identity and "_id" not in identity
     assert identity["preferred_username"] == "math.bar" == identity["name"]
     assert identity["email"] == "math.bar@example.test"
