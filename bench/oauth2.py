@@ -1,8 +1,8 @@
 """The token endpoint's levels, run by bench/run.py on the same service as the creates.
 
-Refresh-token grants/s and introspections/s with closed-loop clients at each
-concurrency, with p50/p99; then each at half of its peak rate (open loop) for the
-p99 target.
+Refresh-token grants/s, plain and with ``openid`` (an ID token signed per refresh),
+and introspections/s with closed-loop clients at each concurrency, with p50/p99; then
+each at half of its peak rate (open loop) for the p99 target.
 """
 
 from __future__ import annotations
@@ -18,19 +18,25 @@ import aiohttp
 import asyncpg
 
 from bench.environment import PASSWORD, ROOT, Service, percentile, vacuum_if_autovacuum_is_off
-from bench.levels import WrkResult, closed_loop, open_loop, wrk
+from bench.levels import Operation, WrkResult, closed_loop, open_loop, wrk
 
 REDIRECT = "https://bench.test/cb"
+# The scope of each refresh level's families: "refresh grant" is what an integration
+# that only calls the chat API asks for (no ID token, the figure the targets have always
+# used); "refresh grant openid" signs an ID token with every refresh.
+REFRESH_SCOPES = {"refresh grant": "api", "refresh grant openid": "openid profile email api"}
+PLAIN = "refresh grant"
 
 
 class Flows:
-    """An app, a signed-in browser session, and a chain of refresh tokens per client."""
+    """An app, a signed-in browser session, and chains of refresh tokens per client."""
 
     def __init__(self, base: str, headers: dict[str, str]) -> None:
         self.base = base
         self.headers = headers
-        self.refresh: dict[int, str] = {}
-        self.access: dict[int, str] = {}  # the live access token of each refresh family
+        # Per refresh level, each client's refresh token and its family's live access token.
+        self.refresh: dict[str, dict[int, str]] = {name: {} for name in REFRESH_SCOPES}
+        self.access: dict[str, dict[int, str]] = {name: {} for name in REFRESH_SCOPES}
 
     async def setup(self) -> None:
         async with aiohttp.ClientSession(self.base) as http:
@@ -44,8 +50,17 @@ class Flows:
         self.basic = {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(self.base, cookie_jar=jar) as browser:
-            verifier, query = self._query()
-            form = {"username": "bench", "password": PASSWORD, "next": urlencode(query)}
+            # Every scope the levels ask for, so that each later authorization is remembered.
+            verifier, query = self._query(REFRESH_SCOPES["refresh grant openid"])
+            async with browser.get("/oauth/authorize", params=query) as login:
+                login_page = await login.text()
+            [login_csrf] = re.findall(r'name="login_csrf" value="([^"]+)"', login_page)
+            form = {
+                "username": "bench",
+                "password": PASSWORD,
+                "next": urlencode(query),
+                "login_csrf": login_csrf,
+            }
             async with browser.post("/oauth/login", data=form) as consent:
                 page = await consent.text()
             fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
@@ -54,27 +69,30 @@ class Flows:
             ) as answer:
                 await self._exchange(answer.headers["Location"], verifier)
         self.browser = jar
-        await self.renew_refresh_tokens()
+        for name in REFRESH_SCOPES:
+            await self.renew_refresh_tokens(name)
 
-    async def renew_refresh_tokens(self) -> None:
-        """Token pairs, each of a family of its own: twice as many as the most clients.
+    async def renew_refresh_tokens(self, name: str) -> None:
+        """Token pairs of level ``name``, each of a family of its own: twice the most clients.
 
-        The access tokens are the ones the introspection levels ask about. wrk's pool needs the slack: it may ask for the next request of a connection
+        The plain level's access tokens are the ones the introspection levels ask about.
+        wrk's pool needs the slack: it may ask for the next request of a connection
         before the answer that returns a token to the pool has been read, and with
         exactly one token per connection the pool then ran dry (30-100 placeholder
         requests, counted as errors, per 10 s at 64 connections).
         """
         async with aiohttp.ClientSession(self.base, cookie_jar=self.browser) as browser:
             for worker in range(128):  # the grant is remembered: codes come at once
-                verifier, query = self._query()
+                verifier, query = self._query(REFRESH_SCOPES[name])
                 async with browser.get(
                     "/oauth/authorize", params=query, allow_redirects=False
                 ) as answer:
                     tokens = await self._exchange(answer.headers["Location"], verifier)
-                self.refresh[worker] = tokens["refresh_token"]
-                self.access[worker] = tokens["access_token"]
+                assert ("id_token" in tokens) == (name != PLAIN), tokens
+                self.refresh[name][worker] = tokens["refresh_token"]
+                self.access[name][worker] = tokens["access_token"]
 
-    def _query(self) -> tuple[str, dict[str, str]]:
+    def _query(self, scope: str) -> tuple[str, dict[str, str]]:
         verifier = secrets.token_urlsafe(48)
         digest = hashlib.sha256(verifier.encode()).digest()
         challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -82,6 +100,7 @@ class Flows:
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": REDIRECT,
+            "scope": scope,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
@@ -101,18 +120,25 @@ class Flows:
             result: dict[str, Any] = await response.json()
             return result
 
-    async def refresh_grant(self, http: aiohttp.ClientSession, worker: int) -> bool:
-        form = {"grant_type": "refresh_token", "refresh_token": self.refresh[worker]}
-        async with http.post("/oauth/token", data=form, headers=self.basic) as response:
-            if response.status != 200:
-                return False
-            tokens = await response.json()
-            self.refresh[worker] = tokens["refresh_token"]
-            self.access[worker] = tokens["access_token"]
-            return True
+    def refresh_grant(self, name: str) -> Operation:
+        """The refresh grant of level ``name``, one client's chain per worker."""
+        refresh, access = self.refresh[name], self.access[name]
+
+        async def operation(http: aiohttp.ClientSession, worker: int) -> bool:
+            form = {"grant_type": "refresh_token", "refresh_token": refresh[worker]}
+            async with http.post("/oauth/token", data=form, headers=self.basic) as response:
+                if response.status != 200:
+                    return False
+                tokens = await response.json()
+                refresh[worker] = tokens["refresh_token"]
+                access[worker] = tokens["access_token"]
+                return ("id_token" in tokens) == (name != PLAIN)
+
+        return operation
 
     async def introspection(self, http: aiohttp.ClientSession, worker: int) -> bool:
-        form = {"token": self.access[worker % len(self.access)]}
+        access = self.access[PLAIN]
+        form = {"token": access[worker % len(access)]}
         async with http.post("/oauth/introspect", data=form, headers=self.basic) as response:
             return response.status == 200 and (await response.json())["active"] is True
 
@@ -168,16 +194,16 @@ class WrkFlows:
     async def run(self, name: str, concurrency: int, seconds: float) -> WrkResult:
         authorization = self.flows.basic["Authorization"]
         script = self.directory / f"{name.replace(' ', '-')}.lua"
-        if name == "refresh grant":
-            pool = self.directory / "refresh-tokens.txt"
-            pool.write_text("\n".join(self.flows.refresh.values()) + "\n")
+        if name in REFRESH_SCOPES:
+            pool = self.directory / f"{name.replace(' ', '-')}-tokens.txt"
+            pool.write_text("\n".join(self.flows.refresh[name].values()) + "\n")
             script.write_text(REFRESH_SCRIPT.format(tokens=pool, authorization=authorization))
             result = await wrk(f"{self.base}/oauth/token", script, concurrency, seconds)
             # The tokens the run ended with are lost to this process: take fresh ones.
-            await self.flows.renew_refresh_tokens()
+            await self.flows.renew_refresh_tokens(name)
             return result
         pool = self.directory / "access-tokens.txt"
-        pool.write_text("\n".join(self.flows.access.values()) + "\n")
+        pool.write_text("\n".join(self.flows.access[PLAIN].values()) + "\n")
         script.write_text(INTROSPECT_SCRIPT.format(tokens=pool, authorization=authorization))
         return await wrk(f"{self.base}/oauth/introspect", script, concurrency, seconds)
 
@@ -191,7 +217,7 @@ async def measure(
     *,
     client: str,
 ) -> list[dict[str, Any]]:
-    """Measure refresh grants and introspections on a running service: one row per level.
+    """Measure refresh grants (plain, openid) and introspections: one row per level.
 
     With wrk, the half-peak level is the concurrency whose rate in a 2 s probe comes
     closest to half of the peak (as for creates); with the Python client, an open loop
@@ -217,7 +243,7 @@ async def measure(
 
     if client == "wrk":
         driver = WrkFlows(service.base, flows)
-        for name in ("refresh grant", "introspection"):
+        for name in (*REFRESH_SCOPES, "introspection"):
             await vacuum_if_autovacuum_is_off(db)
             results = [await driver.run(name, c, seconds) for c in concurrencies]
             for concurrency, result in zip(concurrencies, results, strict=True):
@@ -228,7 +254,8 @@ async def measure(
             half = await driver.run(name, closest, seconds)
             add(f"{name} @ half peak", closest, half.rate, *_ms(half), half.errors)
         return rows
-    operations = {"refresh grant": flows.refresh_grant, "introspection": flows.introspection}
+    operations = {name: flows.refresh_grant(name) for name in REFRESH_SCOPES}
+    operations["introspection"] = flows.introspection
     for name, operation in operations.items():
         await vacuum_if_autovacuum_is_off(db)
         peak = 0.0

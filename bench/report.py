@@ -118,5 +118,10 @@ def report(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     print(
         "peak RSS per process of serve (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in rss.items())
     )
+    plain, openid = peak_of("refresh grant"), peak_of("refresh grant openid")
+    print(
+        f"refresh grants/s with an ID token signed per refresh (openid): {openid}"
+        f" vs {plain} plain ({openid / plain:.0%}), beside {creates} creates/s"
+    )
     print_targets(targets)
     return {"rows": rows, "tokens": tokens, "rss_mb": rss, "ratio": ratio, "targets": targets}

@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_user.add_argument("--email")
     create_user.add_argument(
+        "--email-verified",
+        action="store_true",
+        help="the address is known to be the user's (userinfo and ID tokens say so)",
+    )
+    create_user.add_argument(
         "--role", action="append", dest="roles", help="a role to grant (repeatable; default user)"
     )
 
@@ -293,6 +298,7 @@ def _accounts_and_audit(args: argparse.Namespace, settings: Settings) -> int:
                 args.username,
                 password,
                 email=args.email,
+                email_verified=args.email_verified,
                 roles=roles,
                 min_password_length=settings.password_min_length,
             ),

@@ -89,10 +89,17 @@ async def insert_user(
     email: str | None,
     password_hash: str,
     roles: tuple[str, ...],
+    email_verified: bool = False,
 ) -> None:
     """Insert a user and its roles."""
     await session.execute(
-        insert(User).values(id=user_id, username=username, email=email, password_hash=password_hash)
+        insert(User).values(
+            id=user_id,
+            username=username,
+            email=email,
+            email_verified=email_verified,
+            password_hash=password_hash,
+        )
     )
     if roles:
         await session.execute(insert(UserRole), [{"user_id": user_id, "role": r} for r in roles])

@@ -82,12 +82,15 @@ async def create_user(
     password: str,
     *,
     email: str | None = None,
+    email_verified: bool = False,
     roles: tuple[str, ...] = ("user",),
     min_password_length: int = DEFAULT_MIN_LENGTH,
 ) -> UserProfile:
     """Create a user; raise ``AccountError`` when the name is taken or a role is unknown."""
     if not username.strip():
         raise AccountError("the username must not be empty")
+    if email_verified and email is None:
+        raise AccountError("a verified email needs an email")
     if problem := password_problem(password, min_password_length):
         raise AccountError(problem)
     user_id = random_id()
@@ -102,6 +105,7 @@ async def create_user(
                 user_id,
                 username,
                 email=email,
+                email_verified=email_verified,
                 password_hash=password_hash,
                 roles=roles,
             )

@@ -120,6 +120,26 @@ async def test_users_and_tokens(database_url: URL, db: asyncpg.Connection) -> No
     assert missing.returncode == 1 and "ghost" in missing.stderr
 
 
+async def test_a_user_created_with_a_verified_email(
+    database_url: URL, db: asyncpg.Connection
+) -> None:
+    env = service_env(database_url)
+    command = ("users", "create", "--password", "a long enough secret", "--email-verified")
+    created = await run_cli(*command, "--username", "v", "--email", "v@example.test", env=env)
+    assert created.returncode == 0, created.stderr
+    plain = await run_cli(
+        "users", "create", "--username", "p", "--password", "a long enough secret", env=env
+    )
+    assert plain.returncode == 0, plain.stderr
+    stored = await db.fetch("SELECT username, email_verified FROM users ORDER BY username")
+    assert [(row["username"], row["email_verified"]) for row in stored] == [
+        ("p", False),
+        ("v", True),
+    ]
+    nothing_to_verify = await run_cli(*command, "--username", "n", env=env)
+    assert nothing_to_verify.returncode == 1 and "needs an email" in nothing_to_verify.stderr
+
+
 async def test_serve_bootstraps_the_admin_and_stops_cleanly(
     database_url: URL, db: asyncpg.Connection, tmp_path: Path
 ) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -15,39 +12,16 @@ from aiohttp import web
 from service.domain.oauth2.pkce import s256_challenge
 from service.persistence.database import Database
 from service.usecases import accounts
+from tests.support.browsers import CHROMIUM, chromium, sign_in
 from tests.support.http import create_over_http
 from tests.support.processes import Stack, free_port
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REDIRECT = "http://127.0.0.1:9/callback"  # nothing listens: the browser stops there
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)"
 )
-
-
-@contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    """Debian's Chromium, headless, with none of its calls home (the network is closed)."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 def authorize_url(base: str, app: dict[str, Any], redirect: str = REDIRECT) -> str:
@@ -60,12 +34,6 @@ def authorize_url(base: str, app: dict[str, Any], redirect: str = REDIRECT) -> s
         "code_challenge_method": "S256",
     }
     return f"{base}/oauth/authorize?{urlencode(query)}"
-
-
-async def sign_in(page: Any, username: str = "math.bar") -> None:
-    await page.get_by_label("Username or email").fill(username)
-    await page.get_by_label("Password").fill("correct horse")
-    await page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.parametrize("redirect", [REDIRECT, "com.example.app:/oauth2redirect"])

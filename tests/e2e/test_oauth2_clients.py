@@ -8,7 +8,6 @@ authorization URL with PKCE S256, code exchange, userinfo, refresh, revocation.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,41 +19,11 @@ from requests_oauthlib import OAuth2Session as OAuthlibSession
 from sqlalchemy.engine import URL
 
 from service.persistence.database import asyncpg_dsn
+from tests.support.browsers import browser_consents
 from tests.support.http import create_over_http
 from tests.support.processes import Stack
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never called: the browser stops at the redirect
-PASSWORD = "correct horse"
-
-
-def browser_consents(authorization_url: str, base: str) -> str:
-    """Sign in and click Allow, as a person would; return the redirect with the code."""
-    browser = requests.Session()
-    login_page = browser.get(authorization_url)
-    assert login_page.status_code == 200, login_page.text
-    query = urlsplit(authorization_url).query
-    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', login_page.text)
-    assert login_csrf is not None, login_page.text
-    consent = browser.post(
-        f"{base}/oauth/login",
-        data={
-            "username": "math.bar",
-            "password": PASSWORD,
-            "next": query,
-            "login_csrf": login_csrf.group(1),
-        },
-    )
-    assert consent.status_code == 200, consent.text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', consent.text)
-    assert token is not None, consent.text
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', consent.text))
-    answer = browser.post(
-        f"{base}/oauth/authorize", data=fields | {"decision": "allow"}, allow_redirects=False
-    )
-    assert answer.status_code == 302, answer.text
-    location: str = answer.headers["Location"]
-    assert location.startswith(REDIRECT + "?code=")
-    return location
 
 
 @pytest.fixture

@@ -26,3 +26,18 @@ async def create_over_http(
                 assert response.status == 200
                 apps.append((await response.json())["application"])
     return apps
+
+
+async def change_metadata(
+    base: str, headers: dict[str, str], client_id: str, **changes: Any
+) -> dict[str, Any]:
+    """Replace an app's client metadata with ``changes`` applied (RFC 7592, as an administrator)."""
+    url = f"/oauth/register/{client_id}"
+    async with aiohttp.ClientSession(base, headers=headers) as http:
+        async with http.get(url) as response:
+            assert response.status == 200, await response.text()
+            metadata = await response.json()
+        async with http.put(url, json=metadata | changes) as response:
+            assert response.status == 200, await response.text()
+            changed: dict[str, Any] = await response.json()
+            return changed
