@@ -3,7 +3,8 @@ FROM python:3.11.7-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-RUN useradd --system --uid 10001 --home-dir /app oauth
+RUN groupadd --system --gid 10001 oauth \
+    && useradd --system --uid 10001 --gid oauth --home-dir /app oauth
 
 # The locked dependencies first, so that a code change does not reinstall them.
 COPY requirements.lock ./
@@ -15,7 +16,8 @@ COPY service ./service
 # Editable, so that `oauth-apps migrate` finds alembic.ini and migrations/ beside the package.
 RUN pip install --no-deps -e .
 
-USER oauth
+# Numeric, so that Kubernetes' runAsNonRoot can tell it is not root (deploy/k8s/).
+USER 10001:10001
 ENV HOST=0.0.0.0 PORT=3000
 EXPOSE 3000
 # The API's liveness; the relay and consumer services override it (compose, Kubernetes).

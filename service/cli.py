@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from service.domain.accounts import TOKEN_KINDS
 from service.events.topology import consumer_names
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from service.persistence.database import Database
 
 T = TypeVar("T")
+
+READ_STDIN_HELP = "read the password from standard input (default: a prompt)"
 
 # The actor ``_id`` of changes made with this command (a key rotation): never a user's id.
 CLI_ACTOR_ID = "oauth-apps-cli"
@@ -87,9 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--username", required=True)
     password = create_user.add_mutually_exclusive_group()
     password.add_argument("--password", help="visible in the process list: prefer the others")
-    password.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
+    password.add_argument("--password-stdin", action="store_true", help=READ_STDIN_HELP)
     create_user.add_argument("--email")
     create_user.add_argument(
         "--email-verified",
@@ -99,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument(
         "--role", action="append", dest="roles", help="a role to grant (repeatable; default user)"
     )
+    users.add_parser("list", help="print every user as a JSON line")
+    for action, does in (
+        ("disable", "refuse the user's logins and every token it holds, at once"),
+        ("enable", "let a disabled user log in again"),
+    ):
+        users.add_parser(action, help=does).add_argument("--username", required=True)
+    set_password = users.add_parser(
+        "set-password", help="a new password; ends the user's page sessions and login tokens"
+    )
+    set_password.add_argument("--username", required=True)
+    set_password.add_argument("--password-stdin", action="store_true", help=READ_STDIN_HELP)
 
     tokens = commands.add_parser("tokens", help="manage tokens").add_subparsers(
         dest="action", required=True
@@ -111,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="json",
         help="env: shell lines that export USER_ID and AUTH_TOKEN",
     )
+    list_tokens = tokens.add_parser(
+        "list", help="print the user's live tokens (id, kind, dates) as JSON lines"
+    )
+    list_tokens.add_argument("--username", required=True)
+    revoke = tokens.add_parser("revoke", help="revoke some or all of the user's tokens")
+    revoke.add_argument("--username", required=True)
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", nargs="+", dest="ids", help="ids that `tokens list` printed")
+    which.add_argument("--kind", choices=TOKEN_KINDS, help="every token of this kind")
+    which.add_argument("--all", action="store_true", help="every token")
     return parser
 
 
@@ -281,48 +303,97 @@ def default_workers(settings: Settings, with_relay: bool) -> int:
 
 
 def _accounts_and_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from service.usecases import accounts
-
     if args.command == "audit":
         entries = _with_database(settings, lambda db: _newest_audit_entries(db, args.limit))
         for entry in entries:
             _print_json(entry)
         return 0
     if args.command == "users":
-        roles = tuple(args.roles or ["user"])
-        password = _password(args)
-        profile = _with_database(
+        return _users(args, settings)
+    return _tokens(args, settings)
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from service.usecases import accounts
+
+    if args.action == "list":
+        for user in _with_database(settings, accounts.list_users):
+            _print_json(user.to_listing())
+        return 0
+    if args.action in ("disable", "enable"):
+        active = args.action == "enable"
+        user_id = _with_database(
+            settings, lambda db: accounts.set_user_active(db, args.username, active)
+        )
+        _print_json({"_id": user_id, "username": args.username, "active": active})
+        return 0
+    if args.action == "set-password":
+        new_password = _password(None, from_stdin=args.password_stdin)
+        changed = _with_database(
             settings,
-            lambda db: accounts.create_user(
+            lambda db: accounts.set_password(
                 db,
                 args.username,
-                password,
-                email=args.email,
-                email_verified=args.email_verified,
-                roles=roles,
+                new_password,
                 min_password_length=settings.password_min_length,
             ),
         )
-        _print_json({"_id": profile.id, "username": profile.username, "roles": list(profile.roles)})
-        return 0
-    if args.command == "tokens":
-        token = _with_database(
-            settings, lambda db: accounts.create_personal_token(db, args.username)
+        _print_json(
+            {
+                "_id": changed.user_id,
+                "username": args.username,
+                "endedSessions": changed.ended_sessions,
+                "revokedLoginTokens": changed.revoked_login_tokens,
+            }
         )
-        if args.format == "env":
-            # Shell-quoted by construction: ids and tokens use URL-safe characters only.
-            print(f"export USER_ID={token.user_id}\nexport AUTH_TOKEN={token.auth_token}")
-        else:
-            _print_json({"userId": token.user_id, "authToken": token.auth_token})
         return 0
-    raise AssertionError(f"unhandled command {args.command}")
+    roles = tuple(args.roles or ["user"])
+    password = _password(args.password, from_stdin=args.password_stdin)
+    profile = _with_database(
+        settings,
+        lambda db: accounts.create_user(
+            db,
+            args.username,
+            password,
+            email=args.email,
+            email_verified=args.email_verified,
+            roles=roles,
+            min_password_length=settings.password_min_length,
+        ),
+    )
+    _print_json({"_id": profile.id, "username": profile.username, "roles": list(profile.roles)})
+    return 0
 
 
-def _password(args: argparse.Namespace) -> str:
-    """The new user's password: from the flag, standard input, or a prompt."""
-    if args.password is not None:
-        return str(args.password)
-    if args.password_stdin or not sys.stdin.isatty():
+def _tokens(args: argparse.Namespace, settings: Settings) -> int:
+    from service.usecases import accounts
+
+    if args.action == "list":
+        for listing in _with_database(settings, lambda db: accounts.list_tokens(db, args.username)):
+            _print_json(listing.to_listing())
+        return 0
+    if args.action == "revoke":
+        ids = frozenset(args.ids) if args.ids else None
+        revoked = _with_database(
+            settings,
+            lambda db: accounts.revoke_tokens(db, args.username, ids=ids, kind=args.kind),
+        )
+        _print_json({"username": args.username, "revoked": revoked})
+        return 0
+    token = _with_database(settings, lambda db: accounts.create_personal_token(db, args.username))
+    if args.format == "env":
+        # Shell-quoted by construction: ids and tokens use URL-safe characters only.
+        print(f"export USER_ID={token.user_id}\nexport AUTH_TOKEN={token.auth_token}")
+    else:
+        _print_json({"userId": token.user_id, "authToken": token.auth_token})
+    return 0
+
+
+def _password(given: str | None, *, from_stdin: bool) -> str:
+    """The password: from the flag, standard input, or a prompt."""
+    if given is not None:
+        return given
+    if from_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Password (again): ") != first:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, literal_column, or_, select
+from sqlalchemy import bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.domain.accounts import Principal, UserProfile
+from service.domain.accounts import Principal, TokenListing, UserListing, UserProfile
 from service.persistence.models import LoginToken, Role, RolePermission, User, UserRole
+
+# What ``tokens list`` shows and ``tokens revoke --id`` takes: 16 hex characters of the
+# SHA-256 of the stored hash, stable and of no use to anyone who reads it.
+_TOKEN_ID = func.left(
+    func.encode(func.sha256(func.convert_to(LoginToken.token_hash, "UTF8")), "hex"), 16
+)
+_LIVE_TOKEN = or_(LoginToken.expires_at.is_(None), LoginToken.expires_at > func.now())
 
 # Built once: SQLAlchemy memoises a statement object's cache key, so executing the same
 # object skips rebuilding and re-keying the query on every request.
@@ -31,7 +38,7 @@ _PRINCIPAL = (
         LoginToken.token_hash == bindparam("token_hash"),
         LoginToken.user_id == bindparam("user_id"),
         User.active.is_(True),
-        or_(LoginToken.expires_at.is_(None), LoginToken.expires_at > func.now()),
+        _LIVE_TOKEN,
     )
     .group_by(User.id, User.username, LoginToken.expires_at)
 )
@@ -126,6 +133,69 @@ async def delete_token(session: AsyncSession, user_id: str, token_hash: str) -> 
     await session.execute(
         delete(LoginToken).where(LoginToken.user_id == user_id, LoginToken.token_hash == token_hash)
     )
+
+
+async def list_users(session: AsyncSession) -> list[UserListing]:
+    """Every user with its roles, oldest first."""
+    roles = func.coalesce(
+        func.array_agg(UserRole.role).filter(UserRole.role.is_not(None)),
+        literal_column("'{}'::varchar[]"),
+    )
+    rows = await session.execute(
+        select(User.id, User.username, User.email, User.active, User.created_at, roles)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .group_by(User.id)
+        .order_by(User.created_at, User.id)
+    )
+    return [
+        UserListing(
+            UserProfile(row.id, row.username, row.email, tuple(sorted(row[5])), row.active),
+            row.created_at,
+        )
+        for row in rows
+    ]
+
+
+async def set_active(session: AsyncSession, user_id: str, active: bool) -> None:
+    """Enable or disable a user; the ``auth_changed`` trigger makes every process forget it."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(active=active, updated_at=func.now())
+    )
+
+
+async def set_password_hash(session: AsyncSession, user_id: str, password_hash: str) -> None:
+    """Replace a user's password hash."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(password_hash=password_hash, updated_at=func.now())
+    )
+
+
+async def live_tokens(session: AsyncSession, user_id: str) -> list[TokenListing]:
+    """The user's tokens that still work, oldest first."""
+    rows = await session.execute(
+        select(_TOKEN_ID, LoginToken.kind, LoginToken.created_at, LoginToken.expires_at)
+        .where(LoginToken.user_id == user_id, _LIVE_TOKEN)
+        .order_by(LoginToken.created_at)
+    )
+    return [TokenListing(row[0], row.kind, row.created_at, row.expires_at) for row in rows]
+
+
+async def delete_tokens(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    ids: frozenset[str] | None = None,
+    kind: str | None = None,
+) -> set[str]:
+    """Revoke the user's tokens with these ids or of this kind (all without either); their ids."""
+    statement = delete(LoginToken).where(LoginToken.user_id == user_id)
+    if ids is not None:
+        statement = statement.where(_TOKEN_ID.in_(ids))
+    if kind is not None:
+        statement = statement.where(LoginToken.kind == kind)
+    return set(await session.scalars(statement.returning(_TOKEN_ID)))
 
 
 async def existing_roles(session: AsyncSession, roles: tuple[str, ...]) -> set[str]:

@@ -9,7 +9,13 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.domain.accounts import LOGIN_TOKEN_LIFETIME, Principal, UserProfile
+from service.domain.accounts import (
+    LOGIN_TOKEN_LIFETIME,
+    Principal,
+    TokenListing,
+    UserListing,
+    UserProfile,
+)
 from service.domain.errors import AccountError, UserExists
 from service.domain.ids import hash_token, random_id, random_secret
 from service.domain.passwords import (
@@ -21,8 +27,18 @@ from service.domain.passwords import (
 from service.domain.timestamps import utc_now
 from service.persistence import accounts
 from service.persistence.database import Database
+from service.persistence.oauth2 import sessions as web_sessions
 from service.usecases.auth_cache import AuthCache
 from service.usecases.password_checks import PasswordChecks
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    """What a new password ended: the page sessions and login tokens it came with."""
+
+    user_id: str
+    ended_sessions: int
+    revoked_login_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +169,84 @@ async def password_matches(db: Database, username: str, password: str) -> bool:
 async def create_personal_token(db: Database, username: str) -> IssuedToken:
     """Issue a personal access token, which does not expire."""
     async with db.sessions.begin() as session:
-        user_id = await accounts.user_id_by_username(session, username)
-        if user_id is None:
-            raise AccountError(f"no user named {username!r}")
-        return await _issue_token(session, user_id, "personal")
+        return await _issue_token(session, await _user_id(session, username), "personal")
+
+
+async def list_users(db: Database) -> list[UserListing]:
+    """Every user, oldest first."""
+    async with db.sessions() as session:
+        return await accounts.list_users(session)
+
+
+async def set_user_active(db: Database, username: str, active: bool) -> str:
+    """Enable or disable a user and return its id; a disabled one's tokens stop at once.
+
+    Its tokens and page sessions are kept (enabling brings them back): a disabled
+    user cannot log in, and every credential it holds is refused while it is disabled.
+    """
+    async with db.sessions.begin() as session:
+        user_id = await _user_id(session, username)
+        await accounts.set_active(session, user_id, active)
+    return user_id
+
+
+async def set_password(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    min_password_length: int = DEFAULT_MIN_LENGTH,
+) -> PasswordChanged:
+    """Give a user a new password, ending its page sessions and login tokens.
+
+    Personal access tokens are kept: only an operator issues them, never with the
+    password, so a password that leaked cannot have made one; ``revoke_tokens`` ends them.
+    """
+    if problem := password_problem(password, min_password_length):
+        raise AccountError(problem)
+    async with db.sessions() as session:
+        await _user_id(session, username)  # an unknown user fails before the slow hash
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with db.sessions.begin() as session:
+        user_id = await _user_id(session, username)
+        await accounts.set_password_hash(session, user_id, password_hash)
+        ended = await web_sessions.delete_user_sessions(session, user_id)
+        revoked = await accounts.delete_tokens(session, user_id, kind="login")
+    return PasswordChanged(user_id, ended, len(revoked))
+
+
+async def list_tokens(db: Database, username: str) -> list[TokenListing]:
+    """The user's live tokens, without the tokens or their hashes."""
+    async with db.sessions() as session:
+        return await accounts.live_tokens(session, await _user_id(session, username))
+
+
+async def revoke_tokens(
+    db: Database,
+    username: str,
+    *,
+    ids: frozenset[str] | None = None,
+    kind: str | None = None,
+) -> int:
+    """Revoke the user's tokens named by ``tokens list``'s ids, or of a kind, or all.
+
+    Either every named token goes or none: an id the user does not hold fails the lot.
+    """
+    async with db.sessions.begin() as session:
+        user_id = await _user_id(session, username)
+        revoked = await accounts.delete_tokens(session, user_id, ids=ids, kind=kind)
+        if ids is not None and (unknown := ids - revoked):
+            raise AccountError(
+                f"user {username!r} holds no token {', '.join(sorted(unknown))}: nothing revoked"
+            )
+    return len(revoked)
+
+
+async def _user_id(session: AsyncSession, username: str) -> str:
+    user_id = await accounts.user_id_by_username(session, username)
+    if user_id is None:
+        raise AccountError(f"no user named {username!r}")
+    return user_id
 
 
 async def _issue_token(session: AsyncSession, user_id: str, kind: str) -> IssuedToken:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -15,7 +16,24 @@ import pytest
 from sqlalchemy.engine import URL
 
 from service.persistence.database import asyncpg_dsn
-from tests.support.processes import free_port, run_cli, service_env, start_cli, stop, wait_for_port
+from tests.integration.api.test_oauth2 import (
+    PASSWORD,
+    Client,
+    authorize_query,
+    pkce,
+    register,
+    sign_in,
+)
+from tests.support.processes import (
+    Completed,
+    free_port,
+    run_cli,
+    service_env,
+    start_cli,
+    stop,
+    wait_for_port,
+)
+from tests.support.waiting import eventually
 
 
 async def test_migrate_creates_the_database_and_is_harmless_twice(database_url: URL) -> None:
@@ -277,3 +295,164 @@ async def test_tokens_as_shell_exports(database_url: URL, db: asyncpg.Connection
     lines = result.stdout.splitlines()
     assert lines[0].startswith("export USER_ID=") and lines[1].startswith("export AUTH_TOKEN=")
     assert len(lines[1].split("=", 1)[1]) == 43
+
+
+async def me_status(client: Client, headers: dict[str, str]) -> int:
+    return (await client.get("/api/v1/me", headers=headers)).status
+
+
+async def api_login(client: Client, password: str = PASSWORD) -> dict[str, str]:
+    """Log in as the admin through ``/api/v1/login``: the headers of its new login token."""
+    response = await client.post("/api/v1/login", json={"user": "math.bar", "password": password})
+    assert response.status == 200, await response.text()
+    data = (await response.json())["data"]
+    return {"X-User-Id": data["userId"], "X-Auth-Token": data["authToken"]}
+
+
+async def refused_soon(client: Client, headers: dict[str, str]) -> None:
+    """The token is refused well within the 10 s an API process may cache a caller."""
+
+    async def refused() -> bool:
+        return await me_status(client, headers) == 401
+
+    await eventually(refused, timeout=2)
+
+
+def one_line_error(result: Completed, *words: str) -> None:
+    assert result.returncode == 1, result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert all(word in result.stderr for word in words), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_users_list_disable_and_enable(
+    database_url: URL, client: Client, admin: dict[str, str]
+) -> None:
+    env = service_env(database_url)
+    listed = await run_cli("users", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    (user,) = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    assert user.pop("created").endswith("Z")
+    assert user == {
+        "_id": admin["X-User-Id"],
+        "username": "math.bar",
+        "email": "math.bar@example.test",
+        "roles": ["admin", "user"],
+        "active": True,
+    }
+    login = await api_login(client)
+    assert await me_status(client, admin) == await me_status(client, login) == 200  # now cached
+
+    disabled = await run_cli("users", "disable", "--username", "math.bar", env=env)
+    assert disabled.returncode == 0, disabled.stderr
+    assert orjson.loads(disabled.stdout) == {
+        "_id": admin["X-User-Id"],
+        "username": "math.bar",
+        "active": False,
+    }
+    await refused_soon(client, admin)  # a personal access token
+    await refused_soon(client, login)
+    credentials = {"user": "math.bar", "password": PASSWORD}
+    assert (await client.post("/api/v1/login", json=credentials)).status == 401
+    relisted = await run_cli("users", "list", env=env)
+    assert orjson.loads(relisted.stdout)["active"] is False
+
+    enabled = await run_cli("users", "enable", "--username", "math.bar", env=env)
+    assert enabled.returncode == 0 and orjson.loads(enabled.stdout)["active"] is True
+    assert await me_status(client, admin) == 200  # kept while disabled
+    await api_login(client)
+    for action in ("disable", "enable"):
+        one_line_error(await run_cli("users", action, "--username", "ghost", env=env), "ghost")
+
+
+async def test_set_password_ends_page_sessions_and_login_tokens(
+    database_url: URL, client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    env = service_env(database_url)
+    query = authorize_query(await register(client, admin), pkce()[1])
+    assert "Allow" in await sign_in(client, query)  # the client now holds a page session
+    login = await api_login(client)
+    assert await me_status(client, login) == 200
+
+    changed = await run_cli(
+        "users",
+        "set-password",
+        "--username",
+        "math.bar",
+        "--password-stdin",
+        env=env,
+        stdin="a brand new password\n",
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert orjson.loads(changed.stdout) == {
+        "_id": admin["X-User-Id"],
+        "username": "math.bar",
+        "endedSessions": 1,
+        "revokedLoginTokens": 1,
+    }
+    await refused_soon(client, login)
+    page = await client.get("/oauth/authorize", params=query, allow_redirects=False)
+    assert 'name="password"' in await page.text()  # the login page again, not the consent
+    assert await db.fetchval("SELECT count(*) FROM web_sessions") == 0
+    assert await me_status(client, admin) == 200  # the personal access token is kept
+    old = await client.post("/api/v1/login", json={"user": "math.bar", "password": PASSWORD})
+    assert old.status == 401
+    await api_login(client, "a brand new password")
+
+    short = await run_cli(
+        "users", "set-password", "--username", "math.bar", "--password-stdin", env=env, stdin="x"
+    )
+    one_line_error(short, "at least 12 characters")
+    ghost = await run_cli(
+        "users", "set-password", "--username", "ghost", env=env, stdin="long enough password"
+    )
+    one_line_error(ghost, "ghost")
+
+
+async def test_tokens_list_and_revoke(
+    database_url: URL, client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    env = service_env(database_url)
+    login = await api_login(client)
+    second = orjson.loads(
+        (await run_cli("tokens", "create", "--username", "math.bar", env=env)).stdout
+    )
+    personal = {"X-User-Id": second["userId"], "X-Auth-Token": second["authToken"]}
+
+    listed = await run_cli("tokens", "list", "--username", "math.bar", env=env)
+    assert listed.returncode == 0, listed.stderr
+    tokens = [orjson.loads(line) for line in listed.stdout.splitlines()]
+    assert [token["kind"] for token in tokens] == ["personal", "login", "personal"]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", token["id"]) for token in tokens)
+    assert [token["expires"] is None for token in tokens] == [True, False, True]
+    assert all(token["created"].endswith("Z") for token in tokens)
+    hashes = [row["token_hash"] for row in await db.fetch("SELECT token_hash FROM login_tokens")]
+    for secret in [*hashes, admin["X-Auth-Token"], login["X-Auth-Token"], second["authToken"]]:
+        assert secret not in listed.stdout
+
+    unknown = await run_cli(
+        "tokens", "revoke", "--username", "math.bar", "--id", tokens[1]["id"], "0" * 16, env=env
+    )
+    one_line_error(unknown, "0" * 16, "nothing revoked")
+    assert await db.fetchval("SELECT count(*) FROM login_tokens") == 3
+
+    one = await run_cli(
+        "tokens", "revoke", "--username", "math.bar", "--id", tokens[1]["id"], env=env
+    )
+    assert orjson.loads(one.stdout) == {"username": "math.bar", "revoked": 1}
+    await refused_soon(client, login)
+    assert await me_status(client, admin) == await me_status(client, personal) == 200
+
+    kind = await run_cli(
+        "tokens", "revoke", "--username", "math.bar", "--kind", "personal", env=env
+    )
+    assert orjson.loads(kind.stdout)["revoked"] == 2
+    await refused_soon(client, admin)
+    await refused_soon(client, personal)
+    await api_login(client)
+    everything = await run_cli("tokens", "revoke", "--username", "math.bar", "--all", env=env)
+    assert orjson.loads(everything.stdout)["revoked"] == 1
+    empty = await run_cli("tokens", "list", "--username", "math.bar", env=env)
+    assert empty.returncode == 0 and empty.stdout == ""
+    for command in (("list",), ("revoke", "--all")):
+        one_line_error(await run_cli("tokens", *command, "--username", "ghost", env=env), "ghost")

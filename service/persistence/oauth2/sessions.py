@@ -32,6 +32,16 @@ async def delete_session(session: AsyncSession, session_hash: str) -> None:
     await session.execute(delete(WebSessionRow).where(WebSessionRow.session_hash == session_hash))
 
 
+async def delete_user_sessions(session: AsyncSession, user_id: str) -> int:
+    """End every login session of a user; return how many there were."""
+    result = await session.execute(
+        delete(WebSessionRow)
+        .where(WebSessionRow.user_id == user_id)
+        .returning(WebSessionRow.session_hash)
+    )
+    return len(result.all())
+
+
 async def find_session(session: AsyncSession, session_hash: str) -> WebSession | None:
     """The live session with this hash, of an active user."""
     row = (
