@@ -19,7 +19,7 @@ from service.domain.oauth2.authorization import (
     RESPONSE_MODES_SUPPORTED,
     RESPONSE_TYPES_SUPPORTED,
 )
-from service.domain.oauth2.clients import ClientAuthMethod
+from service.domain.oauth2.clients import CONFIDENTIAL_AUTH_METHODS, ClientAuthMethod
 from service.domain.oauth2.pkce import METHODS_SUPPORTED
 from service.domain.oauth2.scopes import CLAIMS_SUPPORTED, SCOPES
 from service.usecases.oauth2.grant_types import GRANT_TYPES
@@ -30,6 +30,10 @@ routes = web.RouteTableDef()
 def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any]:
     """The server's metadata, every URL built from the issuer (``PUBLIC_URL``)."""
     auth_methods = [method.value for method in ClientAuthMethod]
+    # A public client's client_id alone authorizes no introspection.
+    secret_methods = [
+        method.value for method in ClientAuthMethod if method in CONFIDENTIAL_AUTH_METHODS
+    ]
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/oauth/authorize",
@@ -47,7 +51,7 @@ def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any
         "id_token_signing_alg_values_supported": signing_algorithms,
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": secret_methods,
         "code_challenge_methods_supported": list(METHODS_SUPPORTED),
         "claims_supported": list(dict.fromkeys(CLAIMS_SUPPORTED)),
         "prompt_values_supported": list(PROMPT_VALUES_SUPPORTED),

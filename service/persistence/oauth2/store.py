@@ -25,7 +25,7 @@ class SqlOAuth2Transaction:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
+    async def live_grant(self, app_id: str, user_id: str | None) -> Grant | None:
         """The user's unrevoked grant of this app."""
         return await grants.live_grant(self._session, app_id, user_id)
 

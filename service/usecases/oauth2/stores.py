@@ -26,8 +26,8 @@ from service.usecases.auth_cache import AuthCache
 class OAuth2Transaction(Protocol):
     """The writes of one transaction: all of them commit together, or none."""
 
-    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
-        """The user's unrevoked grant of this app."""
+    async def live_grant(self, app_id: str, user_id: str | None) -> Grant | None:
+        """The user's unrevoked grant of this app (``user_id`` None: the client's own)."""
 
     async def live_grants_of_app(self, app_id: str) -> list[Grant]:
         """Every unrevoked grant of an app."""

@@ -63,7 +63,7 @@ class FakeTransaction:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
 
-    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
+    async def live_grant(self, app_id: str, user_id: str | None) -> Grant | None:
         return next(
             (
                 grant
