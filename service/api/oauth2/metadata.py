@@ -13,6 +13,7 @@ from aiohttp import web
 
 from service.api.errors import ErrorFamily, error_family
 from service.api.keys import OAUTH2, SETTINGS
+from service.api.oauth2.cors import CorsPolicy, cors
 from service.api.responses import json_response
 from service.domain.oauth2.authorization import (
     PROMPT_VALUES_SUPPORTED,
@@ -65,6 +66,7 @@ def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any
 @routes.get("/.well-known/oauth-authorization-server")
 @routes.get("/.well-known/openid-configuration")
 @error_family(ErrorFamily.OAUTH)
+@cors(CorsPolicy.ANY_ORIGIN)
 async def metadata(request: web.Request) -> web.Response:
     """The discovery document (the same at RFC 8414's address and OpenID's)."""
     document = server_metadata(request.app[SETTINGS].issuer, request.app[OAUTH2].keys.algorithms)

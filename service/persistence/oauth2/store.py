@@ -110,6 +110,11 @@ class SqlOAuth2Store:
         async with self._db.autocommit.connect() as connection:
             return await tokens.find_token(connection, token_hash)
 
+    async def find_public_redirect_uris(self) -> list[str]:
+        """The redirect URIs of every active public client."""
+        async with self._db.autocommit.connect() as connection:
+            return await clients.public_redirect_uris(connection)
+
     async def find_session(self, session_hash: str) -> WebSession | None:
         """The live login session with this hash."""
         async with self._db.sessions() as session:

@@ -86,6 +86,9 @@ class OAuth2Store(Protocol):
     async def find_token(self, token_hash: str) -> StoredToken | None:
         """The token with this hash, with its grant's app and user."""
 
+    async def find_public_redirect_uris(self) -> list[str]:
+        """The redirect URIs of every active public client."""
+
     async def find_session(self, session_hash: str) -> WebSession | None:
         """The live login session with this hash, of an active user."""
 

@@ -187,6 +187,14 @@ class FakeStore:
     async def find_token(self, token_hash: str) -> StoredToken | None:
         return stored_token(self.tables, token_hash)
 
+    async def find_public_redirect_uris(self) -> list[str]:
+        return [
+            uri
+            for client in self.tables.clients.values()
+            if client.active and client.is_public
+            for uri in client.redirect_uris
+        ]
+
     async def find_session(self, session_hash: str) -> WebSession | None:
         return self.tables.sessions.get(session_hash)
 
