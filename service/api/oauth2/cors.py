@@ -89,7 +89,7 @@ def add_preflights(router: web.UrlDispatcher) -> None:
         path = route.resource.canonical
         allowed.setdefault(path, (route.resource, policy, []))[2].append(route.method)
     for resource, policy, methods in allowed.values():
-        resource.add_route("OPTIONS", _preflight(policy, {"Allow": ", ".join(methods)}))
+        resource.add_route("OPTIONS", _preflight(policy, {"Allow": ", ".join(sorted(methods))}))
 
 
 def _preflight(policy: CorsPolicy, allow: Mapping[str, str]) -> Handler:
