@@ -25,6 +25,7 @@ from service.api.keys import (
     SETTINGS,
 )
 from service.api.middlewares import request_middleware
+from service.api.oauth2 import cors
 from service.config import Settings
 from service.domain.rate_limit import RateLimiter
 from service.usecases.password_checks import PasswordChecks
@@ -60,6 +61,9 @@ def create_application(settings: Settings, *, with_relay: bool = False) -> web.A
     )
     for routes in (accounts.routes, oauth_apps.routes, permissions.routes, *oauth2.ROUTES):
         application.router.add_routes(routes)
+    # Single-page apps call the token endpoints from their own origins.
+    cors.add_preflights(application.router)
+    application.on_response_prepare.append(cors.add_cors_headers)
     application.router.add_routes(health.routes)
     return application
 

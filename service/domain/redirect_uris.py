@@ -16,6 +16,10 @@ from service.domain.jsvalues import js_trim
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")  # RFC 3986 section 3.1
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
+# RFC 8252 section 7.3: loopback IP literals, whose port a native app picks when it
+# runs; "localhost" is not one of them (section 8.3: it may resolve elsewhere).
+_LOOPBACK_IPS = frozenset({"127.0.0.1", "[::1]"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Schemes with which a browser runs or reads something instead of going to a client.
 _DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
 # Controls, invisible formatting (bidi overrides, zero-width) and every kind of space:
@@ -143,6 +147,57 @@ def csp_form_target(uri: str) -> str | None:
     if isinstance(authority, str):
         return None
     return csp_origin(uri) if authority.host else f"{authority.scheme}:"
+
+
+@dataclass(frozen=True, slots=True)
+class WebOrigin:
+    """A web origin (RFC 6454): what a browser's ``Origin`` header names."""
+
+    scheme: str
+    host: str  # ASCII and lower case, IPv6 in brackets
+    port: int
+
+    @property
+    def is_loopback_ip(self) -> bool:
+        """Whether it is ``http`` on a loopback IP literal (RFC 8252 section 7.3)."""
+        return self.scheme == "http" and self.host in _LOOPBACK_IPS
+
+    def __str__(self) -> str:
+        """As a browser serialises it: the default port left out."""
+        port = "" if _DEFAULT_PORTS[self.scheme] == self.port else f":{self.port}"
+        return f"{self.scheme}://{self.host}{port}"
+
+
+def web_origin(uri: str) -> WebOrigin | None:
+    """The origin of an http(s) URI without userinfo, or None (a private-use scheme, …)."""
+    if _shape_problem(uri):
+        return None
+    authority = _authority(uri)
+    if (
+        isinstance(authority, str)
+        or authority.scheme not in _SPECIAL_SCHEMES
+        or authority.userinfo is not None
+    ):
+        return None
+    port = _DEFAULT_PORTS[authority.scheme] if authority.port is None else authority.port
+    return WebOrigin(authority.scheme, authority.host, port)
+
+
+def loopback_redirect_matches(registered: str, requested: str) -> bool:
+    """Whether ``requested`` is the loopback IP URI ``registered`` on another port.
+
+    RFC 8252 section 7.3; everything but the port (host, path, query) must be equal.
+    """
+    ours, theirs = web_origin(registered), web_origin(requested)
+    if ours is None or theirs is None or not ours.is_loopback_ip or ours.host != theirs.host:
+        return False
+    ours_ref, theirs_ref = rfc3986.uri_reference(registered), rfc3986.uri_reference(requested)
+    return (theirs.scheme, theirs_ref.path or "", theirs_ref.query, theirs_ref.fragment) == (
+        ours.scheme,
+        ours_ref.path or "",
+        ours_ref.query,
+        ours_ref.fragment,
+    )
 
 
 def redirect_target_problem(uri: str) -> str | None:

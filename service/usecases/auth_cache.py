@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 
 from service.domain.accounts import Principal
 from service.domain.oauth2.clients import Client
+from service.domain.oauth2.origins import BrowserOrigins
 from service.domain.oauth2.tokens import BearerCaller
 
 AUTH_CHANGED_CHANNEL = "auth_changed"
@@ -27,11 +28,13 @@ AUTH_CHANGED_CHANNEL = "auth_changed"
 # rate of refresh grants, which must not empty the cache of X-Auth-Token callers
 # and of clients every time.
 BEARER_TABLES = frozenset({"oauth_tokens", "oauth_grants"})
-# Apps stand behind clients (a rotated secret, a deactivated or deleted app) and
-# behind Bearer principals (a deactivated app's tokens die).
+# Apps stand behind clients (a rotated secret, a deactivated or deleted app), behind
+# Bearer principals (a deactivated app's tokens die) and behind the browser origins
+# of public clients (their redirect URIs).
 CLIENTS_TABLE = "oauth_apps"
 # Signing keys change no caller; the key ring watches them (usecases/oauth2/keys.py).
 KEYS_TABLE = "signing_keys"
+ORIGINS_KEY = "public clients"
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -100,7 +103,7 @@ class Shelf(Generic[K, V]):
 
 @dataclass
 class AuthCache:
-    """X-Auth-Token callers by ``(user id, token hash)``, Bearer callers and clients."""
+    """X-Auth-Token callers by ``(user id, token hash)``, Bearer callers, clients, origins."""
 
     ttl: float = 10.0
     max_entries: int = 10_000
@@ -113,6 +116,9 @@ class AuthCache:
         self.logins: Shelf[tuple[str, str], Principal] = Shelf(self)
         self.bearers: Shelf[str, BearerCaller] = Shelf(self)
         self.clients: Shelf[str, Client] = Shelf(self)
+        # One entry (``ORIGINS_KEY``): a CORS preflight names no client, so it is
+        # checked against every public client's origins at once.
+        self.origins: Shelf[str, BrowserOrigins] = Shelf(self)
 
     def clear(self, table: str | None = None) -> None:
         """Forget what a change of ``table`` may have made wrong (all when None)."""
@@ -125,7 +131,9 @@ class AuthCache:
         elif table == CLIENTS_TABLE:
             self.bearers.clear()
             self.clients.clear()
+            self.origins.clear()
         else:  # users, roles, permissions, login tokens, or a lost listener
             self.logins.clear()
             self.bearers.clear()
             self.clients.clear()
+            self.origins.clear()

@@ -2,7 +2,8 @@
 
 ``metadata`` (discovery), ``authorize`` (sign-in and consent pages), ``logout``,
 ``endpoints`` (token, revoke, introspect, userinfo), ``registration`` (RFC 7592),
-``jwks`` (the public signing keys), and ``browser`` (what the pages share: cookies,
+``jwks`` (the public signing keys), ``cors`` (which pages of other origins may read
+the token endpoints' answers), and ``browser`` (what the pages share: cookies,
 forms from this site, redirects back).
 """
 

@@ -9,6 +9,7 @@ from service.api.bodies import read_form
 from service.api.credentials import basic_credentials, bearer_token, client_credentials
 from service.api.errors import NO_STORE, ErrorFamily, error_family
 from service.api.keys import OAUTH2
+from service.api.oauth2.cors import CorsPolicy, cors
 from service.api.responses import json_response
 from service.domain.accounts import MANAGE_OAUTH_APPS
 from service.domain.oauth2.claims import user_claims
@@ -32,6 +33,7 @@ async def _client_request(request: web.Request) -> TokenRequest:
 
 @routes.post("/oauth/token")
 @error_family(ErrorFamily.OAUTH)
+@cors(CorsPolicy.APP_ORIGINS)
 async def token(request: web.Request) -> web.Response:
     """RFC 6749 section 3.2, through the registry of grant types."""
     client_request = await _client_request(request)
@@ -42,6 +44,7 @@ async def token(request: web.Request) -> web.Response:
 
 @routes.post("/oauth/revoke")
 @error_family(ErrorFamily.OAUTH)
+@cors(CorsPolicy.APP_ORIGINS)
 async def revoke(request: web.Request) -> web.Response:
     """RFC 7009: 200 for a revoked token and for an unknown one alike."""
     client_request = await _client_request(request)
@@ -73,6 +76,7 @@ async def introspect(request: web.Request) -> web.Response:
 @routes.get("/oauth/userinfo")
 @routes.post("/oauth/userinfo")
 @error_family(ErrorFamily.OAUTH)
+@cors(CorsPolicy.APP_ORIGINS)
 async def userinfo(request: web.Request) -> web.Response:
     """The user of an access token with ``openid``: in the header, or (POST) in the form."""
     access_token = bearer_token(request)

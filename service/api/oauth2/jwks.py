@@ -6,6 +6,7 @@ from aiohttp import web
 
 from service.api.errors import ErrorFamily, error_family
 from service.api.keys import OAUTH2
+from service.api.oauth2.cors import CorsPolicy, cors
 from service.api.responses import json_response
 
 routes = web.RouteTableDef()
@@ -17,6 +18,7 @@ JWKS_MAX_AGE = 60
 
 @routes.get("/oauth/jwks")
 @error_family(ErrorFamily.OAUTH)
+@cors(CorsPolicy.ANY_ORIGIN)
 async def jwks(request: web.Request) -> web.Response:
     """RFC 7517 JWK Set: kty, kid, use, alg and the public parameters, nothing private."""
     return json_response(

@@ -13,13 +13,14 @@ from aiohttp import web
 
 from service.api.errors import ErrorFamily, error_family
 from service.api.keys import OAUTH2, SETTINGS
+from service.api.oauth2.cors import CorsPolicy, cors
 from service.api.responses import json_response
 from service.domain.oauth2.authorization import (
     PROMPT_VALUES_SUPPORTED,
     RESPONSE_MODES_SUPPORTED,
     RESPONSE_TYPES_SUPPORTED,
 )
-from service.domain.oauth2.clients import ClientAuthMethod
+from service.domain.oauth2.clients import CONFIDENTIAL_AUTH_METHODS, ClientAuthMethod
 from service.domain.oauth2.pkce import METHODS_SUPPORTED
 from service.domain.oauth2.scopes import CLAIMS_SUPPORTED, SCOPES
 from service.usecases.oauth2.grant_types import GRANT_TYPES
@@ -30,6 +31,10 @@ routes = web.RouteTableDef()
 def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any]:
     """The server's metadata, every URL built from the issuer (``PUBLIC_URL``)."""
     auth_methods = [method.value for method in ClientAuthMethod]
+    # A public client's client_id alone authorizes no introspection.
+    secret_methods = [
+        method.value for method in ClientAuthMethod if method in CONFIDENTIAL_AUTH_METHODS
+    ]
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/oauth/authorize",
@@ -47,7 +52,7 @@ def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any
         "id_token_signing_alg_values_supported": signing_algorithms,
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": secret_methods,
         "code_challenge_methods_supported": list(METHODS_SUPPORTED),
         "claims_supported": list(dict.fromkeys(CLAIMS_SUPPORTED)),
         "prompt_values_supported": list(PROMPT_VALUES_SUPPORTED),
@@ -61,6 +66,7 @@ def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any
 @routes.get("/.well-known/oauth-authorization-server")
 @routes.get("/.well-known/openid-configuration")
 @error_family(ErrorFamily.OAUTH)
+@cors(CorsPolicy.ANY_ORIGIN)
 async def metadata(request: web.Request) -> web.Response:
     """The discovery document (the same at RFC 8414's address and OpenID's)."""
     document = server_metadata(request.app[SETTINGS].issuer, request.app[OAUTH2].keys.algorithms)

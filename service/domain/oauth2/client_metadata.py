@@ -29,6 +29,7 @@ from service.domain.redirect_uris import (
 from service.domain.text import text_problem
 
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+CLIENT_CREDENTIALS = "client_credentials"
 RESPONSE_TYPES = ("code",)
 # Sane bounds: a token that outlives a day is a password; a refresh token a year.
 ACCESS_TOKEN_LIFETIMES = range(60, 86_400 + 1)
@@ -155,10 +156,16 @@ def check_registration(
     require_pkce = fields.get("require_pkce", pkce_by_default)
     if not isinstance(require_pkce, bool):
         raise InvalidClientMetadata("require_pkce must be true or false")
+    auth_method = _auth_method(fields)
+    if auth_method is ClientAuthMethod.NONE and CLIENT_CREDENTIALS in chosen_grants:
+        # RFC 6749 section 4.4: a client that cannot keep a secret cannot be trusted alone.
+        raise InvalidClientMetadata(
+            "grant_type 'client_credentials' needs a confidential client, not 'none'"
+        )
     metadata = ClientMetadata(
         grant_types=chosen_grants,
         response_types=_response_types(fields, chosen_grants),
-        token_endpoint_auth_method=_auth_method(fields),
+        token_endpoint_auth_method=auth_method,
         scope=_scope(fields),
         require_pkce=require_pkce,
         access_token_lifetime=_lifetime(fields, "access_token_lifetime", ACCESS_TOKEN_LIFETIMES),

@@ -11,6 +11,7 @@ from service.domain.oauth2.errors import AuthorizeRefused
 from service.domain.oauth2.pkce import PkceMode
 from service.domain.oauth2.scopes import DEFAULT_APP_SCOPES
 from service.domain.oauth2.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+from service.domain.redirect_uris import loopback_redirect_matches
 
 
 class ClientAuthMethod(StrEnum):
@@ -18,10 +19,21 @@ class ClientAuthMethod(StrEnum):
 
     CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method's name
     CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105
+    # A public client (RFC 6749 section 2.1): no secret, its client_id in the form alone.
+    NONE = "none"
 
 
-# Every app registered through ``oauth-apps.create`` is a confidential client.
-CONFIDENTIAL_AUTH_METHODS = frozenset(ClientAuthMethod)
+# Every app registered through ``oauth-apps.create`` is a confidential client; either
+# secret method works for it, whichever its metadata names.
+CONFIDENTIAL_AUTH_METHODS = frozenset(ClientAuthMethod) - {ClientAuthMethod.NONE}
+PUBLIC_AUTH_METHODS = frozenset({ClientAuthMethod.NONE})
+# A public client's stored secret hash: no secret's hash (44 characters) is empty.
+NO_SECRET_HASH = ""
+
+
+def auth_methods_for(method: ClientAuthMethod) -> frozenset[ClientAuthMethod]:
+    """The methods a client whose metadata names ``method`` may authenticate with."""
+    return PUBLIC_AUTH_METHODS if method is ClientAuthMethod.NONE else CONFIDENTIAL_AUTH_METHODS
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +61,17 @@ class Client:
     policy_uri: str | None = None
     tos_uri: str | None = None
 
+    @property
+    def is_public(self) -> bool:
+        """Whether it is a public client: it has no secret (``none``)."""
+        return ClientAuthMethod.NONE in self.auth_methods
+
     def redirect_uri_for(self, requested: str | None) -> str:
         """The redirect URI to answer on: exactly one of the registered ones (string equality).
 
         Without ``redirect_uri`` the app must have exactly one (RFC 6749 section 3.1.2.3).
+        A public client's loopback IP redirect URIs match on any port (RFC 8252 section
+        7.3): a native app listens on whichever port it was given.
         """
         if requested is None:
             if len(self.redirect_uris) == 1:
@@ -60,7 +79,10 @@ class Client:
             raise AuthorizeRefused(
                 "The application has several return addresses and did not say which to use."
             )
-        if requested not in self.redirect_uris:
+        if requested not in self.redirect_uris and not (
+            self.is_public
+            and any(loopback_redirect_matches(uri, requested) for uri in self.redirect_uris)
+        ):
             raise AuthorizeRefused(
                 "The return address the application asked for is not one it registered."
             )
@@ -71,7 +93,12 @@ class Client:
         return grant_type in self.grant_types
 
     def pkce_required(self, server_default: PkceMode) -> bool:
-        """Whether this client's authorization requests must carry a PKCE challenge."""
+        """Whether this client's authorization requests must carry a PKCE challenge.
+
+        Always for a public client: without a secret, PKCE is what binds the code to it.
+        """
+        if self.is_public:
+            return True
         if self.require_pkce is not None:
             return self.require_pkce
         return server_default is PkceMode.REQUIRED

@@ -143,20 +143,21 @@ class IssuedTokens:
     """A token response: the only place the tokens exist in plaintext."""
 
     access_token: str
-    refresh_token: str
+    refresh_token: str | None  # None: a grant that issues none (client_credentials)
     expires_in: int
     scope: frozenset[str] = frozenset()
     id_token: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         """RFC 6749 section 5.1, with OpenID Connect's ``id_token`` when one was issued."""
-        document = {
+        document: dict[str, Any] = {
             "access_token": self.access_token,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
-            "refresh_token": self.refresh_token,
-            "scope": format_scope(self.scope),
         }
+        if self.refresh_token is not None:
+            document["refresh_token"] = self.refresh_token
+        document["scope"] = format_scope(self.scope)
         if self.id_token is not None:
             document["id_token"] = self.id_token
         return document

@@ -14,13 +14,13 @@ from service.persistence.oauth2.rows import GRANT_COLUMNS, grant_from, scope_col
 _GRANTS = select(*GRANT_COLUMNS).join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
 
 
-async def live_grant(session: AsyncSession, app_id: str, user_id: str) -> Grant | None:
-    """The user's unrevoked grant of this app, if any."""
+async def live_grant(session: AsyncSession, app_id: str, user_id: str | None) -> Grant | None:
+    """The user's unrevoked grant of this app, if any (``user_id`` None: the client's own)."""
     row = (
         await session.execute(
             _GRANTS.where(
                 OAuthGrant.app_id == app_id,
-                OAuthGrant.user_id == user_id,
+                OAuthGrant.user_id.is_(None) if user_id is None else OAuthGrant.user_id == user_id,
                 OAuthGrant.revoked_at.is_(None),
             )
         )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from service.domain.oauth2.client_metadata import ClientMetadata
-from service.domain.oauth2.clients import Client, registered_uris
+from service.domain.oauth2.clients import Client, auth_methods_for, registered_uris
 from service.domain.oauth2.grants import Grant
 from service.domain.oauth2.scopes import format_scope, parse_scope
 from service.domain.oauth2.tokens import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, TokenUser
@@ -44,6 +44,7 @@ def client_from(row: Row[*tuple[Any, ...]]) -> Client:
         active=row.active,
         secret_hash=row.secret_hash,
         grant_types=frozenset(metadata.grant_types),
+        auth_methods=auth_methods_for(metadata.token_endpoint_auth_method),
         scopes=metadata.scope,
         require_pkce=metadata.require_pkce,
         access_token_lifetime=_lifetime(metadata.access_token_lifetime, ACCESS_TOKEN_LIFETIME),

@@ -25,7 +25,7 @@ class SqlOAuth2Transaction:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
+    async def live_grant(self, app_id: str, user_id: str | None) -> Grant | None:
         """The user's unrevoked grant of this app."""
         return await grants.live_grant(self._session, app_id, user_id)
 
@@ -109,6 +109,11 @@ class SqlOAuth2Store:
         """The token with this hash, with its grant's app and user."""
         async with self._db.autocommit.connect() as connection:
             return await tokens.find_token(connection, token_hash)
+
+    async def find_public_redirect_uris(self) -> list[str]:
+        """The redirect URIs of every active public client."""
+        async with self._db.autocommit.connect() as connection:
+            return await clients.public_redirect_uris(connection)
 
     async def find_session(self, session_hash: str) -> WebSession | None:
         """The live login session with this hash."""

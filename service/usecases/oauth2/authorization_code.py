@@ -57,6 +57,9 @@ def _check_unused(stored: StoredCode, request: TokenRequest, now: datetime) -> N
         raise InvalidGrant("The code has expired")
     if stored.redirect_uri_sent and request.field("redirect_uri") != stored.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization's")
+    if stored.code_challenge is None and request.client.is_public:
+        # Issued before the app became public: without a secret, only PKCE binds it.
+        raise InvalidGrant("A public client's code needs PKCE")
     if not verify_pkce(stored.code_challenge, request.field("code_verifier")):
         raise InvalidGrant("code_verifier does not match the challenge")
 

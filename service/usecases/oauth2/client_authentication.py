@@ -33,8 +33,13 @@ async def client_for_authorize(
 async def authenticate_client(
     services: OAuth2Services, client_id: str | None, secret: str | None
 ) -> Client:
-    """The active app whose secret this is; ``InvalidClient`` otherwise."""
-    if not client_id or secret is None or not client_id.isprintable():
+    """The active app whose secret this is, or a public one named alone; ``InvalidClient`` else.
+
+    A public client has no secret: it presents its ``client_id`` alone (an empty
+    Basic password counts as none), and a secret presented for it proves nothing, so
+    it is refused (an app switched to ``none`` loses its secret at once).
+    """
+    if not client_id or not client_id.isprintable():
         raise InvalidClient()
 
     async def load() -> tuple[Client, None] | None:
@@ -42,10 +47,19 @@ async def authenticate_client(
         return None if found is None else (found, None)
 
     client = await services.cache.clients.get_or_load(client_id, load)
+    if not secret:
+        if client is None or not client.active or not client.is_public:
+            raise InvalidClient()
+        return client
     # Compared even for an unknown client. An unknown client is still answered faster
     # (only known ones are cached): client ids are public (RFC 6749 section 2.2), and
     # what timing may tell is whether one exists, never anything of a secret.
     stored = client.secret_hash if client is not None else hash_token("")
-    if not secrets_match(stored, hash_token(secret)) or client is None or not client.active:
+    if (
+        not secrets_match(stored, hash_token(secret))
+        or client is None
+        or not client.active
+        or client.is_public
+    ):
         raise InvalidClient()
     return client

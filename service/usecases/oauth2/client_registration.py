@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from service.domain.accounts import Principal
 from service.domain.ids import hash_token
 from service.domain.oauth2.client_metadata import ClientMetadata, check_registration
-from service.domain.oauth2.clients import secrets_match
+from service.domain.oauth2.clients import NO_SECRET_HASH, ClientAuthMethod, secrets_match
 from service.domain.oauth2.errors import InvalidClientMetadata, InvalidToken
 from service.domain.oauth2.pkce import PkceMode
 from service.domain.oauth_apps import AppFields, OAuthApp
@@ -69,6 +69,10 @@ async def replace_registration(
                 )
         fields = AppFields(checked.client_name, checked.redirect_uri, current.active)
         updated = await save_app_change(session, principal, current, fields, checked.metadata)
+        if checked.metadata.token_endpoint_auth_method is ClientAuthMethod.NONE:
+            # A public client has no secret: the old one must not come back with a
+            # later switch to a secret method (that takes oauth-apps.rotateSecret).
+            await oauth_apps.replace_secret(session, updated, NO_SECRET_HASH)
     return Registration(updated, checked.metadata)
 
 

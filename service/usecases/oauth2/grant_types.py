@@ -16,6 +16,7 @@ from service.domain.oauth2.clients import Client
 from service.domain.oauth2.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from service.domain.oauth2.tokens import IssuedTokens
 from service.usecases.oauth2.authorization_code import AuthorizationCodeGrant
+from service.usecases.oauth2.client_credentials import ClientCredentialsGrant
 from service.usecases.oauth2.refresh_token import RefreshTokenGrant
 from service.usecases.oauth2.stores import OAuth2Services
 from service.usecases.oauth2.token_requests import TokenRequest
@@ -33,7 +34,8 @@ class GrantType(Protocol):
 
 
 GRANT_TYPES: Mapping[str, GrantType] = {
-    grant.name: grant for grant in (AuthorizationCodeGrant(), RefreshTokenGrant())
+    grant.name: grant
+    for grant in (AuthorizationCodeGrant(), RefreshTokenGrant(), ClientCredentialsGrant())
 }
 
 

@@ -26,8 +26,8 @@ from service.usecases.auth_cache import AuthCache
 class OAuth2Transaction(Protocol):
     """The writes of one transaction: all of them commit together, or none."""
 
-    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
-        """The user's unrevoked grant of this app."""
+    async def live_grant(self, app_id: str, user_id: str | None) -> Grant | None:
+        """The user's unrevoked grant of this app (``user_id`` None: the client's own)."""
 
     async def live_grants_of_app(self, app_id: str) -> list[Grant]:
         """Every unrevoked grant of an app."""
@@ -85,6 +85,9 @@ class OAuth2Store(Protocol):
 
     async def find_token(self, token_hash: str) -> StoredToken | None:
         """The token with this hash, with its grant's app and user."""
+
+    async def find_public_redirect_uris(self) -> list[str]:
+        """The redirect URIs of every active public client."""
 
     async def find_session(self, session_hash: str) -> WebSession | None:
         """The live login session with this hash, of an active user."""

@@ -133,7 +133,20 @@ async def test_metadata_is_built_from_the_public_url(client: Client) -> None:
     issuer = body["issuer"]
     assert body["token_endpoint"] == f"{issuer}/oauth/token"
     assert body["code_challenge_methods_supported"] == ["S256"]
-    assert body["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert body["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ]
+    assert body["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ]
+    assert body["introspection_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
 
 
 async def test_the_whole_flow_with_pkce(
@@ -430,11 +443,15 @@ async def test_the_metadata_advertises_exactly_the_grants_the_token_endpoint_acc
     metadata = await (await client.get("/.well-known/oauth-authorization-server")).json()
     assert metadata["scopes_supported"] == ["openid", "profile", "email", "offline_access", "api"]
     for grant_type in metadata["grant_types_supported"]:
-        # Accepted: the grant itself answers (its own parameter is missing).
+        # Accepted: the grant itself answers (its own parameter is missing), or it is
+        # known but not among this app's (client_credentials, RFC 6749 section 5.2).
         response = await client.post(
             "/oauth/token", data={"grant_type": grant_type}, headers=basic(app)
         )
         body = await response.json()
+        if grant_type == "client_credentials":
+            assert (response.status, body["error"]) == (400, "unauthorized_client")
+            continue
         assert (response.status, body["error"]) == (400, "invalid_request"), grant_type
         assert "is required" in body["error_description"]
     for grant_type in ("password", "implicit", "client_credentials", "urn:x"):

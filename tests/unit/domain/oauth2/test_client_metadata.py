@@ -89,7 +89,7 @@ def test_without_the_code_grant_there_is_no_code_response_type() -> None:
             {"grant_types": ["refresh_token"], "response_types": ["code"]},
             "exactly when grant_types has authorization_code",
         ),
-        ({"token_endpoint_auth_method": "none"}, "'none' is not supported"),
+        ({"token_endpoint_auth_method": "private_key_jwt"}, "'private_key_jwt' is not supported"),
         ({"token_endpoint_auth_method": 1}, "must be a string"),
         ({"scope": ""}, "at least one scope"),
         ({"scope": "openid admin"}, "'admin' is not known"),
@@ -194,3 +194,22 @@ def test_a_body_that_is_not_an_object_is_refused() -> None:
 )
 def test_web_urls(url: str, problem: str | None) -> None:
     assert web_url_problem(url) == problem
+
+
+def test_a_public_client_is_accepted_but_not_for_client_credentials() -> None:
+    public = check(token_endpoint_auth_method="none", require_pkce=False)
+    assert public.metadata.token_endpoint_auth_method is ClientAuthMethod.NONE
+    with pytest.raises(InvalidClientMetadata) as refused:
+        check_registration(
+            MINIMAL | {"token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]},
+            policy=RedirectUriPolicy.OAUTH2_1,
+            grant_types=(*GRANT_TYPES, "client_credentials"),
+            pkce_by_default=True,
+        )
+    assert "needs a confidential client" in refused.value.message
+
+
+def test_a_public_client_may_register_loopback_and_private_use_redirects() -> None:
+    uris = ["http://127.0.0.1/cb", "http://[::1]/cb", "com.example.app:/cb"]
+    checked = check(token_endpoint_auth_method="none", redirect_uris=uris)
+    assert checked.redirect_uri == ",".join(uris)

@@ -63,7 +63,7 @@ class FakeTransaction:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
 
-    async def live_grant(self, app_id: str, user_id: str) -> Grant | None:
+    async def live_grant(self, app_id: str, user_id: str | None) -> Grant | None:
         return next(
             (
                 grant
@@ -186,6 +186,14 @@ class FakeStore:
 
     async def find_token(self, token_hash: str) -> StoredToken | None:
         return stored_token(self.tables, token_hash)
+
+    async def find_public_redirect_uris(self) -> list[str]:
+        return [
+            uri
+            for client in self.tables.clients.values()
+            if client.active and client.is_public
+            for uri in client.redirect_uris
+        ]
 
     async def find_session(self, session_hash: str) -> WebSession | None:
         return self.tables.sessions.get(session_hash)

@@ -9,7 +9,7 @@ from service.domain.events import EventType
 from service.domain.ids import hash_token
 from service.domain.oauth2.authorization import AuthorizationRequest
 from service.domain.oauth2.clients import Client
-from service.domain.oauth2.errors import InvalidGrant, UnsupportedGrantType
+from service.domain.oauth2.errors import InvalidGrant, UnauthorizedClient, UnsupportedGrantType
 from service.domain.oauth2.pkce import s256_challenge
 from service.domain.oauth2.tokens import IssuedTokens
 from service.usecases.oauth2 import consent, introspection
@@ -183,10 +183,13 @@ async def test_every_registered_grant_type_is_dispatched_and_others_are_unsuppor
     services: tuple[OAuth2Services, FakeStore],
 ) -> None:
     oauth2, _ = services
-    assert set(GRANT_TYPES) == {"authorization_code", "refresh_token"}
-    for name in GRANT_TYPES:
+    assert set(GRANT_TYPES) == {"authorization_code", "refresh_token", "client_credentials"}
+    for name in ("authorization_code", "refresh_token"):
         # Each reaches its own grant, which then asks for its own parameter.
         with pytest.raises(Exception, match="is required"):
             await exchange(oauth2, CLIENT, grant_type=name)
+    # Known, but not among this client's grant types.
+    with pytest.raises(UnauthorizedClient):
+        await exchange(oauth2, CLIENT, grant_type="client_credentials")
     with pytest.raises(UnsupportedGrantType):
         await exchange(oauth2, CLIENT, grant_type="password")
