@@ -202,6 +202,10 @@ def _oauth_failure(request: web.Request, error: DomainError) -> web.Response:
         )
     if isinstance(error, OAuthError):
         return oauth_error(error.error, error.message)
+    if isinstance(error, RateLimited):
+        # No RFC names this error; "try later" is what temporarily_unavailable says.
+        headers = {"Retry-After": str(error.retry_after)} | error.headers
+        return oauth_error("temporarily_unavailable", error.message, 429, **headers)
     if isinstance(error, BodyTooLarge):
         return oauth_error("invalid_request", error.message, 413)
     if isinstance(error, BodyTimeout):

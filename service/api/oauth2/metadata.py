@@ -21,16 +21,22 @@ from service.domain.oauth2.authorization import (
 )
 from service.domain.oauth2.clients import ClientAuthMethod
 from service.domain.oauth2.pkce import METHODS_SUPPORTED
+from service.domain.oauth2.registration import RegistrationMode
 from service.domain.oauth2.scopes import CLAIMS_SUPPORTED, SCOPES
 from service.usecases.oauth2.grant_types import GRANT_TYPES
 
 routes = web.RouteTableDef()
 
 
-def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any]:
-    """The server's metadata, every URL built from the issuer (``PUBLIC_URL``)."""
+def server_metadata(
+    issuer: str, signing_algorithms: list[str], *, registration: bool = False
+) -> dict[str, Any]:
+    """The server's metadata, every URL built from the issuer (``PUBLIC_URL``).
+
+    ``registration_endpoint`` is there only when ``POST /oauth/register`` is (RFC 8414).
+    """
     auth_methods = [method.value for method in ClientAuthMethod]
-    return {
+    document = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/oauth/authorize",
         "token_endpoint": f"{issuer}/oauth/token",
@@ -56,6 +62,9 @@ def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any
         "claims_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
     }
+    if registration:
+        document["registration_endpoint"] = f"{issuer}/oauth/register"
+    return document
 
 
 @routes.get("/.well-known/oauth-authorization-server")
@@ -63,5 +72,10 @@ def server_metadata(issuer: str, signing_algorithms: list[str]) -> dict[str, Any
 @error_family(ErrorFamily.OAUTH)
 async def metadata(request: web.Request) -> web.Response:
     """The discovery document (the same at RFC 8414's address and OpenID's)."""
-    document = server_metadata(request.app[SETTINGS].issuer, request.app[OAUTH2].keys.algorithms)
+    settings = request.app[SETTINGS]
+    document = server_metadata(
+        settings.issuer,
+        request.app[OAUTH2].keys.algorithms,
+        registration=settings.oauth_registration is not RegistrationMode.OFF,
+    )
     return json_response(document, headers={"Cache-Control": "public, max-age=300"})
