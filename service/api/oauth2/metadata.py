@@ -1,5 +1,7 @@
 """Discovery: OpenID Connect Discovery 1.0 and RFC 8414, one document at both addresses.
 
+And RFC 9728's metadata of the one protected resource, ``/api/v1``.
+
 Each list is derived from what the server supports (the registries of grant types,
 client authentication methods, scopes and their claims, prompt values, the signing
 keys), never kept by hand.
@@ -22,6 +24,12 @@ from service.domain.oauth2.authorization import (
 from service.domain.oauth2.clients import ClientAuthMethod
 from service.domain.oauth2.pkce import METHODS_SUPPORTED
 from service.domain.oauth2.registration import RegistrationMode
+from service.domain.oauth2.resources import (
+    API_PATH,
+    API_SCOPE,
+    PROTECTED_RESOURCE_METADATA_PATH,
+    api_resource,
+)
 from service.domain.oauth2.scopes import CLAIMS_SUPPORTED, SCOPES
 from service.usecases.oauth2.grant_types import GRANT_TYPES
 
@@ -78,4 +86,20 @@ async def metadata(request: web.Request) -> web.Response:
         request.app[OAUTH2].keys.algorithms,
         registration=settings.oauth_registration is not RegistrationMode.OFF,
     )
+    return json_response(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+@routes.get(PROTECTED_RESOURCE_METADATA_PATH)
+@routes.get(PROTECTED_RESOURCE_METADATA_PATH + API_PATH)
+@error_family(ErrorFamily.OAUTH)
+async def protected_resource(request: web.Request) -> web.Response:
+    """RFC 9728: ``/api/v1`` as a protected resource, and the server that issues its tokens."""
+    issuer = request.app[SETTINGS].issuer
+    document = {
+        "resource": api_resource(issuer),
+        "authorization_servers": [issuer],
+        # What /api/v1 asks of a token: an MCP client requests these by default.
+        "scopes_supported": [API_SCOPE],
+        "bearer_methods_supported": ["header"],
+    }
     return json_response(document, headers={"Cache-Control": "public, max-age=300"})

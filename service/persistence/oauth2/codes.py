@@ -25,6 +25,7 @@ async def insert_code(session: AsyncSession, code_hash: str, code: StoredCode) -
             scope=scope_column(code.scope),
             nonce=code.nonce,
             auth_time=code.auth_time,
+            resource=code.resource,
             expires_at=code.expires_at,
         )
     )
@@ -42,6 +43,7 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
                 OAuthCode.scope,
                 OAuthCode.nonce,
                 OAuthCode.auth_time,
+                OAuthCode.resource,
                 OAuthCode.expires_at,
                 OAuthCode.used_at,
                 User.username,
@@ -73,6 +75,7 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
         scope=parse_scope(row.scope),
         nonce=row.nonce,
         auth_time=row.auth_time,
+        resource=row.resource,
         user=None
         if row.grant_user_id is None
         else TokenUser(

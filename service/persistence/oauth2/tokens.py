@@ -45,6 +45,7 @@ async def insert_token(session: AsyncSession, token: NewToken) -> None:
             code_hash=token.code_hash,
             scope=scope_column(token.scope),
             auth_time=token.auth_time,
+            resource=token.resource,
             created_at=token.created_at,
             expires_at=token.expires_at,
         )
@@ -92,7 +93,8 @@ _ROTATE = text(
         SELECT * FROM jsonb_to_recordset(:batch) AS b (
             n int, refresh_hash varchar, client_id varchar, access_hash varchar,
             access_expires_at timestamptz, new_refresh_hash varchar,
-            refresh_expires_at timestamptz, now timestamptz, access_scope text)
+            refresh_expires_at timestamptz, now timestamptz, access_scope text,
+            resource text)
     ), locked AS (
         SELECT t.token_hash
         FROM (SELECT refresh_hash FROM batch ORDER BY refresh_hash) AS b,
@@ -108,6 +110,7 @@ _ROTATE = text(
           AND a.id = g.app_id AND a.client_id = b.client_id AND a.active
           AND u.id = g.user_id AND u.active
         RETURNING b.n, t.token_hash, t.grant_id, t.family, t.scope, t.auth_time,
+                  COALESCE(b.resource, t.resource) AS resource,
                   u.id AS user_id, u.username, u.email, u.email_verified, u.updated_at
     ), retired AS (
         UPDATE oauth_tokens AS t SET revoked_at = b.now
@@ -116,9 +119,10 @@ _ROTATE = text(
           AND t.token_hash <> used.token_hash
     ), issued AS (
         INSERT INTO oauth_tokens
-            (token_hash, kind, grant_id, family, scope, auth_time, created_at, expires_at)
+            (token_hash, kind, grant_id, family, scope, auth_time, resource, created_at,
+             expires_at)
         SELECT new.token_hash, new.kind, used.grant_id, used.family, new.scope,
-               used.auth_time, b.now, new.expires_at
+               used.auth_time, used.resource, b.now, new.expires_at
         FROM used JOIN batch AS b ON b.n = used.n,
              LATERAL (VALUES
                  (b.access_hash, 'access', b.access_expires_at,
@@ -164,6 +168,7 @@ _TOKENS = (
         OAuthToken.family,
         OAuthToken.scope,
         OAuthToken.auth_time,
+        OAuthToken.resource,
         User.username,
         User.email,
         User.email_verified,
@@ -210,6 +215,7 @@ def _stored_token(row: Row[*tuple[Any, ...]]) -> StoredToken:
         revoked_at=row.revoked_at,
         scope=parse_scope(row.scope),
         auth_time=row.auth_time,
+        resource=row.resource,
         user=None
         if row.grant_user_id is None
         else TokenUser(
