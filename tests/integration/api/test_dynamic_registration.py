@@ -26,6 +26,7 @@ from tests.integration.api.test_oauth2 import (
     sign_in,
 )
 from tests.integration.api.test_oauth2 import basic as basic_of_app
+from tests.support.openapi import assert_documented
 
 DYNAMIC = {"_id": None, "username": "dynamic-registration"}
 
@@ -119,6 +120,7 @@ async def test_open_registration_answers_201_with_the_client_and_its_secrets(
         "client_secret_expires_at": 0,
         "registration_access_token": body["registration_access_token"],
     }
+    assert_documented("POST", "/oauth/register", 201, body)
     # Stored hashed, like every secret; unknown fields are not kept.
     row = await db.fetchrow("SELECT * FROM oauth_apps WHERE client_id = $1", client_id)
     assert body["client_secret"] not in str(dict(row))
@@ -279,6 +281,7 @@ async def test_the_client_manages_its_registration_with_its_token(
     assert read.status == 200
     document = await read.json()
     assert document["registration_access_token"] == token and "client_secret" not in document
+    assert_documented("GET", "/oauth/register/{client_id}", 200, document)
     for wrong in ("made-up", other["registration_access_token"]):
         refused = await open_client.get(uri, headers=bearer(wrong))
         assert (refused.status, (await refused.json())["error"]) == (401, "invalid_token")

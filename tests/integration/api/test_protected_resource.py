@@ -19,6 +19,7 @@ from tests.integration.api.test_oauth2 import (
     register,
     sign_in,
 )
+from tests.support.openapi import assert_documented
 
 UNAUTHORIZED = {
     "success": False,
@@ -37,6 +38,7 @@ async def test_the_resource_metadata_names_api_v1_and_this_server(
 ) -> None:
     response = await client.get(path)
     assert response.status == 200
+    assert_documented("GET", path, 200, await response.json())
     assert await response.json() == {
         "resource": f"{settings.issuer}/api/v1",
         "authorization_servers": [settings.issuer],
