@@ -169,6 +169,7 @@ async def test_the_mcp_sdk_discovers_registers_signs_in_and_refreshes(
     app = await db.fetchrow("SELECT * FROM oauth_apps")
     assert app["client_id"] == storage.client_info.client_id
     assert app["created_by_username"] == "dynamic-registration"
-    assert "api" in orjson.loads(app["client_metadata"])["scope"].split()
+    # The scopes of the resource metadata, and offline_access for its refresh tokens.
+    assert orjson.loads(app["client_metadata"])["scope"] == "offline_access api"
     resources = await db.fetch("SELECT DISTINCT resource FROM oauth_tokens")
     assert [row["resource"] for row in resources] == [f"{base}/api/v1"]
