@@ -218,7 +218,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
 
 def housekeeping(retention: timedelta) -> list[tuple[str, Purge]]:
     """Every context's scheduled purges, in the order the relay runs them."""
-    from service.persistence import idempotency, oauth2, outbox, processed_events
+    from service.persistence import idempotency, oauth2, oauth_apps, outbox, processed_events
 
     return [
         (
@@ -232,6 +232,7 @@ def housekeeping(retention: timedelta) -> list[tuple[str, Purge]]:
             ),
         ),
         ("idempotency_keys", idempotency.purge_expired),
+        ("previous_secrets", oauth_apps.purge_expired_previous_secrets),
         *oauth2.PURGES,
     ]
 

@@ -133,7 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", nargs="+", dest="ids", help="ids that `tokens list` printed")
     which.add_argument("--kind", choices=TOKEN_KINDS, help="every token of this kind")
     which.add_argument("--all", action="store_true", help="every token")
+
+    registration_tokens = commands.add_parser(
+        "registration-tokens", help="initial access tokens of POST /oauth/register"
+    ).add_subparsers(dest="action", required=True)
+    create_registration_token = registration_tokens.add_parser(
+        "create", help="print a new initial access token (OAUTH_REGISTRATION=token)"
+    )
+    create_registration_token.add_argument(
+        "--expires-in", type=_positive, metavar="S", help="seconds it lives (default: no end)"
+    )
+    create_registration_token.add_argument(
+        "--uses", type=_positive, metavar="N", help="clients it may register (default: any)"
+    )
     return parser
+
+
+def _positive(raw: str) -> int:
+    """A positive whole number, for a flag."""
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a positive whole number")
+    return int(raw)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -310,7 +330,22 @@ def _accounts_and_audit(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "users":
         return _users(args, settings)
-    return _tokens(args, settings)
+    if args.command == "tokens":
+        return _tokens(args, settings)
+    if args.command == "registration-tokens":
+        from service.usecases.oauth2.client_registration import create_initial_access_token
+
+        # The token alone on its line, for TOKEN=$(oauth-apps registration-tokens create).
+        print(
+            _with_database(
+                settings,
+                lambda db: create_initial_access_token(
+                    db, expires_in=args.expires_in, uses=args.uses
+                ),
+            )
+        )
+        return 0
+    raise AssertionError(f"unhandled command {args.command}")
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:

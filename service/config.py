@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from yarl import URL as YarlURL
 
 from service.domain.oauth2.pkce import PkceMode
+from service.domain.oauth2.registration import RegistrationMode
 from service.domain.passwords import DEFAULT_MIN_LENGTH, password_problem
 from service.domain.redirect_uris import RedirectUriPolicy
 from service.logs import redact
@@ -105,6 +106,7 @@ class Settings:
     password_min_length: int = DEFAULT_MIN_LENGTH
     public_url: str = ""  # the issuer; "" means http://HOST:PORT
     oauth_pkce: PkceMode = PkceMode.REQUIRED
+    oauth_registration: RegistrationMode = RegistrationMode.OFF
     id_token_lifetime: int = 3600  # seconds
     secret_key: str = field(default="", repr=False)  # "": unset, see require_secret_key
 
@@ -185,6 +187,9 @@ class Settings:
             password_min_length=min_length,
             public_url=_parse_public_url(env.get("PUBLIC_URL", "")),
             oauth_pkce=_parse_choice("OAUTH_PKCE", env.get("OAUTH_PKCE", "required"), PkceMode),
+            oauth_registration=_parse_choice(
+                "OAUTH_REGISTRATION", env.get("OAUTH_REGISTRATION", "off"), RegistrationMode
+            ),
             http_max_connections=_parse_count(
                 "HTTP_MAX_CONNECTIONS", env.get("HTTP_MAX_CONNECTIONS", "0")
             ),
@@ -298,7 +303,7 @@ def _parse_public_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
-Choice = TypeVar("Choice", RedirectUriPolicy, PkceMode)
+Choice = TypeVar("Choice", RedirectUriPolicy, PkceMode, RegistrationMode)
 
 
 def _parse_choice(variable: str, raw: str, choices: type[Choice]) -> Choice:

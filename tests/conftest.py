@@ -111,7 +111,8 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """A raw connection to the test database, with every table emptied first."""
     connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
     await connection.execute(
-        "TRUNCATE oauth_apps, outbox, users, audit_log, processed_events, idempotency_keys CASCADE"
+        "TRUNCATE oauth_apps, outbox, users, audit_log, processed_events, idempotency_keys,"
+        " registration_tokens CASCADE"
     )
     yield connection
     await connection.close()

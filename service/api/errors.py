@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from service.api.credentials import uses_authorization_header
+from service.api.keys import SETTINGS
 from service.api.pages import error_page
 from service.api.responses import json_response
 from service.domain.errors import (
@@ -43,6 +44,7 @@ from service.domain.oauth2.errors import (
     InvalidToken,
     OAuthError,
 )
+from service.domain.oauth2.resources import API_PATH, resource_metadata_challenge
 from service.metrics import OAUTH_TOKEN_ERRORS
 
 UNAUTHORIZED_MESSAGE = "You must be logged in to do this."
@@ -202,6 +204,10 @@ def _oauth_failure(request: web.Request, error: DomainError) -> web.Response:
         )
     if isinstance(error, OAuthError):
         return oauth_error(error.error, error.message)
+    if isinstance(error, RateLimited):
+        # No RFC names this error; "try later" is what temporarily_unavailable says.
+        headers = {"Retry-After": str(error.retry_after)} | error.headers
+        return oauth_error("temporarily_unavailable", error.message, 429, **headers)
     if isinstance(error, BodyTooLarge):
         return oauth_error("invalid_request", error.message, 413)
     if isinstance(error, BodyTimeout):
@@ -259,7 +265,13 @@ def error_response(request: web.Request, error: DomainError) -> web.Response:
         return _oauth_failure(request, error)
     if family is ErrorFamily.PAGE:
         return _page_failure(request, error)
-    return domain_error_response(error)
+    response = domain_error_response(error)
+    if response.status == 401 and request.path.startswith(API_PATH + "/"):
+        # RFC 9728 section 5.1: where an OAuth client (an MCP client) learns how to get
+        # a token; the body stays Rocket.Chat's.
+        issuer = request.app[SETTINGS].issuer
+        response.headers["WWW-Authenticate"] = resource_metadata_challenge(issuer)
+    return response
 
 
 def domain_error_response(error: DomainError) -> web.Response:

@@ -19,12 +19,17 @@ TOKEN_KINDS = ("login", "personal")
 class Actor:
     """A user as apps and events cite them: ``{_id, username}``."""
 
-    id: str
+    id: str | None  # None: no user, e.g. a client that registered itself
     username: str
 
-    def to_document(self) -> dict[str, str]:
+    def to_document(self) -> dict[str, str | None]:
         """Return the Rocket.Chat shape."""
         return {"_id": self.id, "username": self.username}
+
+
+# Who open registration, or an initial access token, or a client's own registration
+# access token acts as: no user (RFC 7591 leaves the registrant anonymous).
+DYNAMIC_REGISTRATION = Actor(None, "dynamic-registration")
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,17 @@ def app_event(event_type: EventType, app: OAuthApp, *, actor: Actor, now: dateti
     return _event(event_type, app.id, data, now)
 
 
+def secret_rotated_event(
+    app: OAuthApp, *, actor: Actor, now: datetime, until: datetime | None
+) -> Event:
+    """Build ``oauth_app.secret_rotated``: until when the previous secret still works."""
+    event = app_event(EventType.SECRET_ROTATED, app, actor=actor, now=now)
+    event.document["data"]["previousSecretValidUntil"] = (
+        None if until is None else format_timestamp(until)
+    )
+    return event
+
+
 def permission_event(permission: dict[str, Any], *, actor: Actor, now: datetime) -> Event:
     """Build ``permission.updated`` for a permission as ``permissions.listAll`` shows it."""
     data = {"permission": permission, "actor": actor.to_document()}

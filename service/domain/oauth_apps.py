@@ -11,7 +11,7 @@ from service.domain.accounts import Actor
 from service.domain.errors import RuleViolation
 from service.domain.jsvalues import js_trim
 from service.domain.redirect_uris import RedirectUriPolicy, parse_uri_list, policy_problem
-from service.domain.schema import ObjectSchema, OneOf
+from service.domain.schema import ObjectSchema, OneOf, Value
 from service.domain.text import text_problem
 from service.domain.timestamps import format_timestamp
 
@@ -33,6 +33,13 @@ UPDATE_SCHEMA = ObjectSchema(
     required=("appId", "name", "active", "redirectUri"),
 )
 APP_ID_SCHEMA = ObjectSchema(properties=(("appId", "string"),), required=("appId",))
+# How long a rotated secret may keep working: a week covers a weekly deploy.
+MAX_SECRET_GRACE_SECONDS = 604_800
+ROTATE_SCHEMA = ObjectSchema(
+    properties=(("appId", "string"), ("graceSeconds", "integer")),
+    required=("appId",),
+    ranges=(("graceSeconds", 0, MAX_SECRET_GRACE_SECONDS),),
+)
 # oauth-apps.get's query: one of _id, clientId, or the deprecated appId (meaning _id).
 GET_QUERY_SCHEMA = OneOf(
     (
@@ -104,7 +111,7 @@ def app_not_found(method: str) -> RuleViolation:
 
 
 def check_app_fields(
-    body: dict[str, str | bool], policy: RedirectUriPolicy, method: str, app_found: bool = True
+    body: dict[str, Value], policy: RedirectUriPolicy, method: str, app_found: bool = True
 ) -> AppFields:
     """Apply the checks of Rocket.Chat's ``addOAuthApp``/``updateOAuthApp``, then ours.
 

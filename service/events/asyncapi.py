@@ -167,7 +167,7 @@ def _cloudevent(name: str, subject: dict[str, Any], data: dict[str, Any]) -> dic
     }
 
 
-def _data(subject: str) -> dict[str, Any]:
+def _data(subject: str, **optional: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "required": [subject, "actor"],
@@ -175,6 +175,7 @@ def _data(subject: str) -> dict[str, Any]:
         "properties": {
             subject: {"$ref": f"#/components/schemas/{subject.title()}"},
             "actor": {"$ref": "#/components/schemas/Actor"},
+            **optional,
         },
     }
 
@@ -185,7 +186,16 @@ def _schemas() -> dict[str, Any]:
         "OAuthAppEvent": _cloudevent(
             "OAuthAppEvent",
             {"type": "string", "description": "The app's _id.", "pattern": OBJECT_ID},
-            _data("application"),
+            _data(
+                "application",
+                previousSecretValidUntil={
+                    "description": (
+                        "oauth_app.secret_rotated only: until when the previous secret still"
+                        " authenticates (`graceSeconds`); null when it stopped at once."
+                    ),
+                    "oneOf": [{"type": "string", "pattern": TIMESTAMP}, {"type": "null"}],
+                },
+            ),
         ),
         "PermissionEvent": _cloudevent(
             "PermissionEvent",
@@ -272,7 +282,13 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["_id", "username"],
             "additionalProperties": False,
-            "properties": {"_id": {"type": "string"}, "username": {"type": "string"}},
+            "properties": {
+                "_id": {
+                    "type": ["string", "null"],
+                    "description": "null when no user acted (a client registered itself).",
+                },
+                "username": {"type": "string"},
+            },
         },
     }
 

@@ -38,9 +38,9 @@ class ReceivedEvent:
     data: dict[str, Any]
 
     @property
-    def actor(self) -> dict[str, str]:
-        """The user who caused the event."""
-        actor: dict[str, str] = self.data["actor"]
+    def actor(self) -> dict[str, Any]:
+        """The user who caused the event (``_id`` None when no user did)."""
+        actor: dict[str, Any] = self.data["actor"]
         return actor
 
     @property

@@ -20,7 +20,7 @@ class NewAuditEntry:
     event_id: uuid.UUID
     event_type: str
     app_id: str
-    actor_id: str
+    actor_id: str | None
     actor_username: str
     occurred_at: datetime
     data: dict[str, Any]

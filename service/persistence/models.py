@@ -118,7 +118,7 @@ class OAuthAppRow(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     # Snapshots of the actor, like Rocket.Chat's _createdBy: they outlive the user.
-    created_by_id: Mapped[str] = mapped_column(String(17))
+    created_by_id: Mapped[str | None] = mapped_column(String(17))  # None: open registration
     created_by_username: Mapped[str] = mapped_column(String(120))
     updated_by_id: Mapped[str | None] = mapped_column(String(17))
     updated_by_username: Mapped[str | None] = mapped_column(String(120))
@@ -126,8 +126,20 @@ class OAuthAppRow(Base):
     client_metadata: Mapped[dict[str, Any]] = mapped_column(
         JSONB, server_default=text("'{}'::jsonb")
     )
+    # RFC 7592's registration access token of a dynamically registered client.
+    registration_token_hash: Mapped[str | None] = mapped_column(String(44))
+    # The secret before the last rotation, accepted until ``previous_secret_expires_at``.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(44))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
-    __table_args__ = (Index("ix_oauth_apps_created_at_id", created_at.desc(), id.desc()),)
+    __table_args__ = (
+        Index("ix_oauth_apps_created_at_id", created_at.desc(), id.desc()),
+        Index(
+            "ix_oauth_apps_previous_secret_expires_at",
+            previous_secret_expires_at,
+            postgresql_where=text("previous_secret_expires_at IS NOT NULL"),
+        ),
+    )
 
 
 class OAuthAppCount(Base):
@@ -166,7 +178,7 @@ class AuditEntry(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
     app_id: Mapped[str] = mapped_column(String(64), index=True)  # the event's subject
-    actor_id: Mapped[str] = mapped_column(String(17))
+    actor_id: Mapped[str | None] = mapped_column(String(17))  # None: no user acted
     actor_username: Mapped[str] = mapped_column(String(120))
     occurred_at: Mapped[datetime] = mapped_column(Timestamp)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -236,6 +248,7 @@ class OAuthCode(Base):
     scope: Mapped[str | None] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(Text)
     auth_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    resource: Mapped[str | None] = mapped_column(Text)  # RFC 8707
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
@@ -253,6 +266,7 @@ class OAuthToken(Base):
     code_hash: Mapped[str | None] = mapped_column(String(44))
     scope: Mapped[str | None] = mapped_column(Text)
     auth_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    resource: Mapped[str | None] = mapped_column(Text)  # RFC 8707
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -261,6 +275,18 @@ class OAuthToken(Base):
     __table_args__ = (
         Index("ix_oauth_tokens_live_family", family, postgresql_where=text("revoked_at IS NULL")),
     )
+
+
+class RegistrationToken(Base):
+    """An initial access token of RFC 7591, stored only as its hash."""
+
+    __tablename__ = "registration_tokens"
+    token_hash: Mapped[str] = mapped_column(String(44), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
+    uses_left: Mapped[int | None] = mapped_column(Integer)  # None: as often as it lives
+
+    __table_args__ = (CheckConstraint("uses_left >= 0", name="uses_left"),)
 
 
 class WebSession(Base):

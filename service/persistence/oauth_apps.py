@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal, select, text, tuple_, update
@@ -59,7 +60,7 @@ def _app_from_row(row: Any) -> OAuthApp:
         created_at=created_at,
         updated_at=updated_at,
         created_by=Actor(created_by_id, created_by_username),
-        updated_by=Actor(updated_by_id, updated_by_username) if updated_by_id else None,
+        updated_by=Actor(updated_by_id, updated_by_username) if updated_by_username else None,
     )
 
 
@@ -72,6 +73,8 @@ class NewApp:
     client_metadata: ClientMetadata
     event: Event
     reservation: IdempotentRequest | None
+    # RFC 7592's registration access token, for a client that registered itself.
+    registration_token_hash: str | None = None
 
 
 # Apps, their events and (given a key) their stored answers, for any number of creates,
@@ -89,10 +92,10 @@ _INSERT_APPS_WITH_EVENTS = text(
             CAST(:idempotency_keys AS varchar[]), CAST(:owners AS uuid[]),
             CAST(:event_ids AS uuid[]),
             CAST(:event_types AS varchar[]), CAST(:payloads AS json[]),
-            CAST(:client_metadatas AS jsonb[])
+            CAST(:client_metadatas AS jsonb[]), CAST(:registration_token_hashes AS varchar[])
         ) AS t (id, client_id, secret_hash, name, redirect_uri, active, created_at, actor_id,
                 actor_username, response, idempotency_key, owner, event_id, event_type, payload,
-                client_metadata)
+                client_metadata, registration_token_hash)
     ), owned AS ({idempotency.COMPLETE_RESERVATIONS_FROM_INPUT}
     ), accepted AS (
         SELECT * FROM input
@@ -100,9 +103,10 @@ _INSERT_APPS_WITH_EVENTS = text(
     ), app AS (
         INSERT INTO oauth_apps (id, client_id, client_secret_hash, name, redirect_uri, active,
                                 created_at, updated_at, created_by_id, created_by_username,
-                                client_metadata)
+                                client_metadata, registration_token_hash)
         SELECT id, client_id, secret_hash, name, redirect_uri, active,
-               created_at, created_at, actor_id, actor_username, client_metadata
+               created_at, created_at, actor_id, actor_username, client_metadata,
+               registration_token_hash
         FROM accepted
     )
     INSERT INTO outbox (event_id, event_type, aggregate_id, payload, created_at)
@@ -139,6 +143,7 @@ async def insert_apps_with_events(connection: AsyncConnection, rows: Sequence[Ne
             "event_types": [row.event.type.value for row in rows],
             "payloads": [dump_json(row.event.document) for row in rows],
             "client_metadatas": [dump_json(row.client_metadata.to_document()) for row in rows],
+            "registration_token_hashes": [row.registration_token_hash for row in rows],
         },
     )
     return {app_id for (app_id,) in result}
@@ -180,6 +185,18 @@ async def find_registration(
     if row is None:
         return None
     return _app_from_row(row), ClientMetadata.from_document(row.client_metadata)
+
+
+async def registration_token_hash(
+    session: AsyncSession | AsyncConnection, client_id: str
+) -> str | None:
+    """The hash of the registration access token of the app with this ``clientId``, if any."""
+    if not storable(client_id):
+        return None
+    statement = select(OAuthAppRow.registration_token_hash).where(
+        OAuthAppRow.client_id == client_id
+    )
+    return await session.scalar(statement)
 
 
 _NEWEST_FIRST = (OAuthAppRow.created_at.desc(), OAuthAppRow.id.desc())
@@ -230,19 +247,40 @@ async def save_app(
     await session.execute(update(OAuthAppRow).where(OAuthAppRow.id == app.id).values(values))
 
 
-async def replace_secret(session: AsyncSession, app: OAuthApp, secret_hash: str) -> None:
-    """Store a new secret hash; the old secret stops matching at commit."""
+async def replace_secret(
+    session: AsyncSession, app: OAuthApp, secret_hash: str, previous_until: datetime | None
+) -> None:
+    """Store a new secret hash; the old one matches until ``previous_until`` (None: commit)."""
     assert app.updated_by is not None
     await session.execute(
         update(OAuthAppRow)
         .where(OAuthAppRow.id == app.id)
         .values(
             client_secret_hash=secret_hash,
+            # The secret replaced now; an older previous one is forgotten at once.
+            previous_secret_hash=None if previous_until is None else OAuthAppRow.client_secret_hash,
+            previous_secret_expires_at=previous_until,
             updated_at=app.updated_at,
             updated_by_id=app.updated_by.id,
             updated_by_username=app.updated_by.username,
         )
     )
+
+
+async def purge_expired_previous_secrets(connection: AsyncConnection, limit: int) -> int:
+    """Forget at most ``limit`` previous secrets whose overlap has ended; return how many."""
+    expired = (
+        select(OAuthAppRow.id)
+        .where(OAuthAppRow.previous_secret_expires_at < func.now())
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await connection.execute(
+        update(OAuthAppRow)
+        .where(OAuthAppRow.id.in_(expired))
+        .values(previous_secret_hash=None, previous_secret_expires_at=None)
+    )
+    return result.rowcount or 0
 
 
 async def delete_app(session: AsyncSession, app_id: str) -> None:

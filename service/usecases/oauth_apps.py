@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.domain.accounts import Principal
+from service.domain.accounts import Actor, Principal
 from service.domain.backoff import Backoff
 from service.domain.errors import AppNotFound
-from service.domain.events import EventType, app_event
+from service.domain.events import EventType, app_event, secret_rotated_event
 from service.domain.idempotency import IdempotentRequest, idempotent_request
 from service.domain.ids import hash_token, object_id, random_id, random_secret
 from service.domain.oauth2.client_metadata import ClientMetadata
@@ -21,6 +22,7 @@ from service.domain.oauth_apps import (
     APP_ID_SCHEMA,
     CREATE_SCHEMA,
     GET_QUERY_SCHEMA,
+    ROTATE_SCHEMA,
     UPDATE_SCHEMA,
     AppFields,
     OAuthApp,
@@ -71,28 +73,29 @@ async def register_oauth_app(
     fields = check_app_fields(CREATE_SCHEMA.validate(body), policy, "addOAuthApp")
     metadata = ClientMetadata(require_pkce=pkce is PkceMode.REQUIRED)
     if idempotency_key is None:
-        return await _insert_app(writer, principal, fields, metadata, request=None)
+        return await _insert_app(writer, principal.actor, fields, metadata, request=None)
     request = idempotent_request(principal.id, idempotency_key, body)
     async with db.sessions.begin() as session:
         stored = await idempotency.reserve(session, request, utc_now())
     if stored is not None:
         return ReplayedApp(stored)
     try:
-        return await _insert_app(writer, principal, fields, metadata, request=request)
+        return await _insert_app(writer, principal.actor, fields, metadata, request=request)
     except BaseException:
         # Free the key so the client can retry; shielded so a cancelled request still does.
         await asyncio.shield(_release(db, request))
         raise
 
 
-async def _insert_app(
-    writer: AppWriter,
-    principal: Principal,
+def new_app(
+    actor: Actor,
     fields: AppFields,
     metadata: ClientMetadata,
     *,
-    request: IdempotentRequest | None,
-) -> IssuedApp:
+    request: IdempotentRequest | None = None,
+    registration_token_hash: str | None = None,
+) -> tuple[NewApp, IssuedApp]:
+    """A new app's row and ``oauth_app.created`` event, and the answer that shows its secret."""
     now = utc_now()
     secret = random_secret()
     oauth_app = OAuthApp(
@@ -103,18 +106,30 @@ async def _insert_app(
         client_id=random_id(),
         created_at=now,
         updated_at=now,
-        created_by=principal.actor,
+        created_by=actor,
     )
-    await writer.write(
-        NewApp(
-            oauth_app=oauth_app,
-            secret_hash=hash_token(secret),
-            client_metadata=metadata,
-            event=app_event(EventType.CREATED, oauth_app, actor=principal.actor, now=now),
-            reservation=request,
-        )
+    row = NewApp(
+        oauth_app=oauth_app,
+        secret_hash=hash_token(secret),
+        client_metadata=metadata,
+        event=app_event(EventType.CREATED, oauth_app, actor=actor, now=now),
+        reservation=request,
+        registration_token_hash=registration_token_hash,
     )
-    return IssuedApp(oauth_app, secret)
+    return row, IssuedApp(oauth_app, secret)
+
+
+async def _insert_app(
+    writer: AppWriter,
+    actor: Actor,
+    fields: AppFields,
+    metadata: ClientMetadata,
+    *,
+    request: IdempotentRequest | None,
+) -> IssuedApp:
+    row, issued = new_app(actor, fields, metadata, request=request)
+    await writer.write(row)
+    return issued
 
 
 # Releases that must outlive their request (the database was away when it failed):
@@ -201,25 +216,23 @@ async def update_oauth_app(
         current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
         fields = check_app_fields(valid, policy, "updateOAuthApp", app_found=current is not None)
         assert current is not None
-        return await save_app_change(session, principal, current, fields)
+        return await save_app_change(session, principal.actor, current, fields)
 
 
 async def save_app_change(
     session: AsyncSession,
-    principal: Principal,
+    actor: Actor,
     current: OAuthApp,
     fields: AppFields,
     metadata: ClientMetadata | None = None,
 ) -> OAuthApp:
     """Change a locked app and write ``oauth_app.updated``; switching it off ends its grants."""
     now = utc_now()
-    updated = current.with_fields(fields, principal.actor, now)
+    updated = current.with_fields(fields, actor, now)
     if current.active and not updated.active:
-        await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
+        await revoke_app_grants(SqlOAuth2Transaction(session), current.id, actor)
     await oauth_apps.save_app(session, updated, metadata)
-    await outbox.add_event(
-        session, app_event(EventType.UPDATED, updated, actor=principal.actor, now=now)
-    )
+    await outbox.add_event(session, app_event(EventType.UPDATED, updated, actor=actor, now=now))
     return updated
 
 
@@ -230,21 +243,28 @@ async def delete_oauth_app(db: Database, principal: Principal, body: object) -> 
         current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
         if current is None:
             raise app_not_found("deleteOAuthApp")
-        await delete_locked_app(session, principal, current)
+        await delete_locked_app(session, principal.actor, current)
 
 
-async def delete_locked_app(session: AsyncSession, principal: Principal, current: OAuthApp) -> None:
+async def delete_locked_app(session: AsyncSession, actor: Actor, current: OAuthApp) -> None:
     """Delete a locked app, ending its grants; ``oauth_app.deleted`` carries it as it was."""
-    await revoke_app_grants(SqlOAuth2Transaction(session), current.id, principal.actor)
+    await revoke_app_grants(SqlOAuth2Transaction(session), current.id, actor)
     await oauth_apps.delete_app(session, current.id)
     await outbox.add_event(
-        session, app_event(EventType.DELETED, current, actor=principal.actor, now=utc_now())
+        session, app_event(EventType.DELETED, current, actor=actor, now=utc_now())
     )
 
 
 async def rotate_oauth_app_secret(db: Database, principal: Principal, body: object) -> IssuedApp:
-    """Replace an app's secret; the new one is shown once, the event carries neither."""
-    app_id = _app_id(body)
+    """Replace an app's secret; the new one is shown once, the event carries neither.
+
+    With ``graceSeconds`` the previous secret keeps working that long (the event says
+    until when), so that a client's deployments can change over without an outage.
+    """
+    valid = ROTATE_SCHEMA.validate(body)
+    app_id, grace = valid["appId"], valid.get("graceSeconds", 0)
+    assert isinstance(app_id, str)
+    assert isinstance(grace, int)
     secret = random_secret()
     async with db.sessions.begin() as session:
         current = await oauth_apps.find_app(session, app_id=app_id, lock=True)
@@ -252,10 +272,10 @@ async def rotate_oauth_app_secret(db: Database, principal: Principal, body: obje
             raise app_not_found("rotateOAuthAppSecret")
         now = utc_now()
         rotated = current.touched(principal.actor, now)
-        await oauth_apps.replace_secret(session, rotated, hash_token(secret))
-        await outbox.add_event(
-            session, app_event(EventType.SECRET_ROTATED, rotated, actor=principal.actor, now=now)
-        )
+        previous_until = now + timedelta(seconds=grace) if grace else None
+        await oauth_apps.replace_secret(session, rotated, hash_token(secret), previous_until)
+        event = secret_rotated_event(rotated, actor=principal.actor, now=now, until=previous_until)
+        await outbox.add_event(session, event)
     return IssuedApp(rotated, secret)
 
 

@@ -12,6 +12,7 @@ from service.config import (
     parse_database_url,
     report_startup_error,
 )
+from service.domain.oauth2.registration import RegistrationMode
 from service.persistence.database import asyncpg_dsn, hosts_of
 
 REPEATED = "postgresql+asyncpg://u:p@/db?host=h1:5601&host=h2:5602&target_session_attrs=read-write"
@@ -103,3 +104,12 @@ def test_id_token_lifetime_is_a_positive_number_of_seconds() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"ID_TOKEN_LIFETIME_SECONDS": "0"})
     assert caught.value.variable == "ID_TOKEN_LIFETIME_SECONDS"
+
+
+def test_oauth_registration_is_off_unless_token_or_open() -> None:
+    assert Settings.from_env({}).oauth_registration is RegistrationMode.OFF
+    for mode in RegistrationMode:
+        assert Settings.from_env({"OAUTH_REGISTRATION": mode.value}).oauth_registration is mode
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"OAUTH_REGISTRATION": "on"})
+    assert caught.value.variable == "OAUTH_REGISTRATION" and "off, token, open" in str(caught.value)

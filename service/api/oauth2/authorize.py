@@ -38,6 +38,7 @@ from service.domain.oauth2.authorization import (
 )
 from service.domain.oauth2.clients import Client
 from service.domain.oauth2.errors import FormRefused, OAuthError
+from service.domain.oauth2.resources import checked_resource
 from service.domain.oauth2.scopes import SCOPES, requested_scope
 from service.domain.redirect_uris import csp_form_target
 from service.domain.timestamps import utc_now
@@ -60,6 +61,7 @@ AUTHORIZE_FIELDS = (
     "prompt",
     "max_age",
     "login_hint",
+    "resource",
 )
 
 
@@ -108,6 +110,7 @@ async def _checked(
         )
         prompt, max_age = openid_parameters(params)
         scope = requested_scope(params.get("scope"), client.scopes)
+        resource = checked_resource(params.get("resource"), request.app[SETTINGS].issuer)
     except OAuthError as error:
         raise _answer(
             request, checked, error=error.error, error_description=error.message
@@ -123,6 +126,7 @@ async def _checked(
         prompt=prompt,
         max_age=max_age,
         login_hint=params.get("login_hint"),
+        resource=resource,
     )
 
 

@@ -30,6 +30,7 @@ class AuthorizationRequest:
     prompt: frozenset[str] = frozenset()
     max_age: int | None = None
     login_hint: str | None = None
+    resource: str | None = None  # RFC 8707
 
     def needs_password(self, authenticated_at: datetime | None, now: datetime) -> bool:
         """Whether a signed-in user must type the password again (``prompt``, ``max_age``)."""

@@ -139,12 +139,14 @@ def check_registration(
     policy: RedirectUriPolicy,
     grant_types: Collection[str],
     pkce_by_default: bool,
+    default_scope: frozenset[str] = DEFAULT_APP_SCOPES,
 ) -> RegistrationRequest:
     """Check a client's RFC 7591 metadata; omitted or null fields take their defaults.
 
-    ``grant_types`` are the ones the token endpoint supports; ``pkce_by_default`` is
-    ``require_pkce`` when it is omitted (``OAUTH_PKCE``, as for a new app). Fields the
-    server does not know are ignored (RFC 7591 section 2).
+    ``grant_types`` are the ones the caller may choose from; ``pkce_by_default`` is
+    ``require_pkce`` when it is omitted (``OAUTH_PKCE``, as for a new app), and
+    ``default_scope`` the ``scope``. Fields the server does not know are ignored
+    (RFC 7591 section 2).
     """
     if not isinstance(body, dict):
         raise InvalidClientMetadata("The client metadata must be a JSON object")
@@ -166,7 +168,7 @@ def check_registration(
         grant_types=chosen_grants,
         response_types=_response_types(fields, chosen_grants),
         token_endpoint_auth_method=auth_method,
-        scope=_scope(fields),
+        scope=_scope(fields, default_scope),
         require_pkce=require_pkce,
         access_token_lifetime=_lifetime(fields, "access_token_lifetime", ACCESS_TOKEN_LIFETIMES),
         refresh_token_lifetime=_lifetime(fields, "refresh_token_lifetime", REFRESH_TOKEN_LIFETIMES),
@@ -277,10 +279,10 @@ def _auth_method(fields: dict[str, Any]) -> ClientAuthMethod:
     return ClientAuthMethod(method)
 
 
-def _scope(fields: dict[str, Any]) -> frozenset[str]:
+def _scope(fields: dict[str, Any], default: frozenset[str]) -> frozenset[str]:
     value = _optional_string(fields, "scope")
     if value is None:
-        return DEFAULT_APP_SCOPES
+        return default
     scopes = parse_scope(value)
     if not scopes:
         raise InvalidClientMetadata("scope must name at least one scope")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from service.domain.oauth2.errors import AuthorizeRefused
@@ -60,6 +60,9 @@ class Client:
     client_uri: str | None = None
     policy_uri: str | None = None
     tos_uri: str | None = None
+    # The secret before the last rotation, still accepted until then (``graceSeconds``).
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: datetime | None = None
 
     @property
     def is_public(self) -> bool:
@@ -103,9 +106,18 @@ class Client:
             return self.require_pkce
         return server_default is PkceMode.REQUIRED
 
-    def secret_matches(self, presented_hash: str) -> bool:
-        """Whether a presented secret's hash is this client's, compared in constant time."""
-        return secrets_match(self.secret_hash, presented_hash)
+    def secret_matches(self, presented_hash: str, now: datetime) -> bool:
+        """Whether a presented secret's hash is this client's, compared in constant time.
+
+        The previous secret matches too until its overlap ends; both are compared, so
+        the time taken does not tell which one was sent.
+        """
+        current = secrets_match(self.secret_hash, presented_hash)
+        previous = secrets_match(self.previous_secret_hash or "", presented_hash)
+        overlapping = self.previous_secret_expires_at is not None and (
+            now < self.previous_secret_expires_at
+        )
+        return current or (previous and overlapping)
 
 
 def registered_uris(redirect_uri_field: str) -> tuple[str, ...]:

@@ -55,6 +55,12 @@ class InvalidScope(OAuthError):
     error = "invalid_scope"
 
 
+class InvalidTarget(OAuthError):
+    """A ``resource`` that is not one of the server's (RFC 8707 section 2)."""
+
+    error = "invalid_target"
+
+
 class InvalidToken(OAuthError):
     """A Bearer token that is missing, expired or revoked (RFC 6750 section 3.1)."""
 

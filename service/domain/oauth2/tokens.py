@@ -43,6 +43,7 @@ class StoredCode:
     # When the user typed the password of the session the code came from.
     auth_time: datetime | None = None
     user: TokenUser | None = None
+    resource: str | None = None  # RFC 8707: what its tokens are for
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class NewToken:
     expires_at: datetime
     scope: frozenset[str] = field(default_factory=frozenset)
     auth_time: datetime | None = None
+    resource: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class StoredToken:
     scope: frozenset[str] = field(default_factory=frozenset)
     auth_time: datetime | None = None
     user: TokenUser | None = None
+    resource: str | None = None  # RFC 8707: introspection's ``aud``
 
     def usable(self, now: datetime) -> bool:
         """Live: not revoked or expired, and its app and user still active."""
@@ -119,6 +122,8 @@ class Rotation:
     now: datetime
     # A narrower scope for the new access token (RFC 6749 section 6); None keeps it.
     access_scope: str | None = None
+    # The new pair's resource (RFC 8707); None keeps the used token's.
+    resource: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

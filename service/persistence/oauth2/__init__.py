@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from service.persistence.housekeeping import Purge, expired_rows_purge
 from service.persistence.oauth2.keys import purge_retired
+from service.persistence.oauth2.registration_tokens import purge_spent
 
 # The tables whose rows expire, for the relay's scheduled housekeeping.
 PURGES: tuple[tuple[str, Purge], ...] = (
@@ -17,4 +18,5 @@ PURGES: tuple[tuple[str, Purge], ...] = (
         for table in ("oauth_codes", "oauth_tokens", "web_sessions")
     ),
     ("retired_signing_keys", purge_retired),
+    ("spent_registration_tokens", purge_spent),
 )

@@ -31,6 +31,7 @@ async def insert_code(session: AsyncSession, code_hash: str, code: StoredCode) -
             scope=scope_column(code.scope),
             nonce=code.nonce,
             auth_time=code.auth_time,
+            resource=code.resource,
             expires_at=code.expires_at,
         )
     )
@@ -48,6 +49,7 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
                 OAuthCode.scope,
                 OAuthCode.nonce,
                 OAuthCode.auth_time,
+                OAuthCode.resource,
                 OAuthCode.expires_at,
                 OAuthCode.used_at,
                 *USER_COLUMNS,
@@ -76,5 +78,6 @@ async def take_code(session: AsyncSession, code_hash: str, now: datetime) -> Sto
         scope=parse_scope(row.scope),
         nonce=row.nonce,
         auth_time=row.auth_time,
+        resource=row.resource,
         user=user_from(row, row.grant_user_id),
     )

@@ -22,6 +22,8 @@ CLIENT_COLUMNS = (
     OAuthAppRow.active.label("active"),
     OAuthAppRow.client_secret_hash.label("secret_hash"),
     OAuthAppRow.client_metadata.label("client_metadata"),
+    OAuthAppRow.previous_secret_hash.label("previous_secret_hash"),
+    OAuthAppRow.previous_secret_expires_at.label("previous_secret_expires_at"),
 )
 GRANT_COLUMNS = (
     OAuthGrant.id.label("grant_id"),
@@ -54,6 +56,8 @@ def client_from(row: Row[*tuple[Any, ...]]) -> Client:
         client_uri=metadata.client_uri,
         policy_uri=metadata.policy_uri,
         tos_uri=metadata.tos_uri,
+        previous_secret_hash=row.previous_secret_hash,
+        previous_secret_expires_at=row.previous_secret_expires_at,
     )
 
 

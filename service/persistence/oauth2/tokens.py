@@ -50,6 +50,7 @@ async def insert_token(session: AsyncSession, token: NewToken) -> None:
             code_hash=token.code_hash,
             scope=scope_column(token.scope),
             auth_time=token.auth_time,
+            resource=token.resource,
             created_at=token.created_at,
             expires_at=token.expires_at,
         )
@@ -97,7 +98,8 @@ _ROTATE = text(
         SELECT * FROM jsonb_to_recordset(:batch) AS b (
             n int, refresh_hash varchar, client_id varchar, access_hash varchar,
             access_expires_at timestamptz, new_refresh_hash varchar,
-            refresh_expires_at timestamptz, now timestamptz, access_scope text)
+            refresh_expires_at timestamptz, now timestamptz, access_scope text,
+            resource text)
     ), locked AS (
         SELECT t.token_hash
         FROM (SELECT refresh_hash FROM batch ORDER BY refresh_hash) AS b,
@@ -113,6 +115,7 @@ _ROTATE = text(
           AND a.id = g.app_id AND a.client_id = b.client_id AND a.active
           AND u.id = g.user_id AND u.active
         RETURNING b.n, t.token_hash, t.grant_id, t.family, t.scope, t.auth_time,
+                  COALESCE(b.resource, t.resource) AS resource,
                   u.id AS user_id, u.username, u.email, u.email_verified,
                   u.updated_at AS user_updated_at
     ), retired AS (
@@ -122,9 +125,10 @@ _ROTATE = text(
           AND t.token_hash <> used.token_hash
     ), issued AS (
         INSERT INTO oauth_tokens
-            (token_hash, kind, grant_id, family, scope, auth_time, created_at, expires_at)
+            (token_hash, kind, grant_id, family, scope, auth_time, resource, created_at,
+             expires_at)
         SELECT new.token_hash, new.kind, used.grant_id, used.family, new.scope,
-               used.auth_time, b.now, new.expires_at
+               used.auth_time, used.resource, b.now, new.expires_at
         FROM used JOIN batch AS b ON b.n = used.n,
              LATERAL (VALUES
                  (b.access_hash, 'access', b.access_expires_at,
@@ -168,6 +172,7 @@ _TOKENS = (
         OAuthToken.family,
         OAuthToken.scope,
         OAuthToken.auth_time,
+        OAuthToken.resource,
         *USER_COLUMNS,
         OAuthAppRow.active.label("app_active"),
         func.coalesce(User.active, true()).label("user_active"),
@@ -211,6 +216,7 @@ def _stored_token(row: Row[*tuple[Any, ...]]) -> StoredToken:
         revoked_at=row.revoked_at,
         scope=parse_scope(row.scope),
         auth_time=row.auth_time,
+        resource=row.resource,
         user=user_from(row, row.grant_user_id),
     )
 

@@ -34,7 +34,9 @@ class AuthorizationCodeGrant:
             replayed = stored.used_at is not None
             if not replayed:
                 _check_unused(stored, request, now)
-                issued = await _issue(tx, client, stored, code_hash, now)
+                # RFC 8707: the token request may name the resource, else the authorization did.
+                resource = request.field("resource") or stored.resource
+                issued = await _issue(tx, client, stored, code_hash, now, resource)
         if replayed:
             async with services.store.transaction() as tx:
                 await tx.revoke_issued_from_code(code_hash, now)
@@ -65,7 +67,12 @@ def _check_unused(stored: StoredCode, request: TokenRequest, now: datetime) -> N
 
 
 async def _issue(
-    tx: OAuth2Transaction, client: Client, code: StoredCode, code_hash: str, now: datetime
+    tx: OAuth2Transaction,
+    client: Client,
+    code: StoredCode,
+    code_hash: str,
+    now: datetime,
+    resource: str | None,
 ) -> IssuedTokens:
     """A new refresh family: an access token and a refresh token, at the client's lifetimes."""
     access, refresh = random_secret(), random_secret()
@@ -85,6 +92,7 @@ async def _issue(
                 expires_at=now + lifetime,
                 scope=code.scope,
                 auth_time=code.auth_time,
+                resource=resource,
             )
         )
     expires_in = int(client.access_token_lifetime.total_seconds())

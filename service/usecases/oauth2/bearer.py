@@ -7,12 +7,10 @@ from datetime import datetime
 from service.domain.accounts import Principal
 from service.domain.ids import hash_token
 from service.domain.oauth2.errors import InsufficientScope
+from service.domain.oauth2.resources import API_SCOPE
 from service.domain.oauth2.tokens import BearerCaller, StoredToken
 from service.domain.timestamps import utc_now
 from service.usecases.oauth2.stores import OAuth2Services
-
-# The scope that lets a token act on /api/v1 as its user (section 12 of the contract).
-API_SCOPE = "api"
 
 
 async def bearer_user(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from service.domain.ids import hash_token
-from service.domain.oauth2.clients import Client, secrets_match
+from service.domain.oauth2.clients import Client
 from service.domain.oauth2.errors import AuthorizeRefused, InvalidClient
 from service.domain.redirect_uris import redirect_target_problem
+from service.domain.timestamps import utc_now
 from service.usecases.oauth2.stores import OAuth2Services
+
+# What an unknown client's secret is compared with, so that it takes as long as a known one's.
+_NOBODY = Client("", "", "", (), active=False, secret_hash=hash_token(""))
 
 
 async def client_for_authorize(
@@ -53,13 +57,9 @@ async def authenticate_client(
         return client
     # Compared even for an unknown client. An unknown client is still answered faster
     # (only known ones are cached): client ids are public (RFC 6749 section 2.2), and
-    # what timing may tell is whether one exists, never anything of a secret.
-    stored = client.secret_hash if client is not None else hash_token("")
-    if (
-        not secrets_match(stored, hash_token(secret))
-        or client is None
-        or not client.active
-        or client.is_public
-    ):
+    # what timing may tell is whether one exists, never anything of a secret. A cached
+    # client's previous secret is judged against the clock now, not when it was cached.
+    matched = (client or _NOBODY).secret_matches(hash_token(secret), utc_now())
+    if not matched or client is None or not client.active or client.is_public:
         raise InvalidClient()
     return client

@@ -61,6 +61,7 @@ async def approve(
             scope=request.scope,
             nonce=request.nonce,
             auth_time=auth_time,
+            resource=request.resource,
         )
         await tx.insert_code(hash_token(code), stored)
     return code

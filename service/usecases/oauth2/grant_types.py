@@ -14,6 +14,7 @@ from typing import Protocol
 
 from service.domain.oauth2.clients import Client
 from service.domain.oauth2.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from service.domain.oauth2.resources import checked_resource
 from service.domain.oauth2.tokens import IssuedTokens
 from service.usecases.oauth2.authorization_code import AuthorizationCodeGrant
 from service.usecases.oauth2.client_credentials import ClientCredentialsGrant
@@ -57,4 +58,5 @@ async def issue_tokens(services: OAuth2Services, client: Client, request: TokenR
         raise UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
     if not client.may_use(grant_type):
         raise UnauthorizedClient(f"This client may not use grant_type {grant_type!r}")
+    checked_resource(request.field("resource"), services.issuer)  # RFC 8707, for every grant
     return Issued(grant_type, await grant.issue(services, request))

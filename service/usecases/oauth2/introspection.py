@@ -29,7 +29,7 @@ async def introspect(
         return {"active": False}
     if client is not None and stored.grant.client_id != client.client_id:
         return {"active": False}
-    return {
+    answer = {
         "active": True,
         "client_id": stored.grant.client_id,
         "username": stored.user.username if stored.user else None,
@@ -40,3 +40,6 @@ async def introspect(
         "iat": int(stored.created_at.timestamp()),
         "token_type": stored.kind.type_hint,
     }
+    if stored.resource is not None:
+        answer["aud"] = stored.resource  # RFC 8707 section 2 / RFC 7662 section 2.2
+    return answer

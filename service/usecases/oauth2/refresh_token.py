@@ -37,6 +37,7 @@ class RefreshTokenGrant:
             refresh_expires_at=now + client.refresh_token_lifetime,
             now=now,
             access_scope=None if access_scope is None else format_scope(access_scope),
+            resource=request.field("resource"),
         )
         # The usual case, a live token, is one statement (shared with concurrent
         # refreshes); only a refusal looks further.

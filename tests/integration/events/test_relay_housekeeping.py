@@ -63,9 +63,11 @@ async def test_old_rows_go_in_small_steps_and_one_line_says_how_many(
             "published_events": 25,
             "processed_marks": 7,
             "idempotency_keys": 0,
+            "previous_secrets": 0,
             "oauth_codes": 0,
             "oauth_tokens": 0,
             "web_sessions": 0,
             "retired_signing_keys": 0,
+            "spent_registration_tokens": 0,
         }
     ]
