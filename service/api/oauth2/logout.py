@@ -17,6 +17,7 @@ from service.api.oauth2.browser import (
 from service.api.pages import render_page
 from service.domain.oauth2.errors import FormRefused
 from service.usecases.oauth2 import sessions
+from service.usecases.oauth2.sessions import SignedIn
 
 routes = web.RouteTableDef()
 
@@ -24,16 +25,21 @@ routes = web.RouteTableDef()
 LOGOUT_FIELDS = ("client_id", "post_logout_redirect_uri", "state")
 
 
-def _hinted(request: web.Request, params: dict[str, str], hint: object) -> bool:
-    """Whether ``id_token_hint`` is an ID token we issued (expired or not) to this client.
+def _hinted(
+    request: web.Request, params: dict[str, str], hint: object, signed_in: SignedIn | None
+) -> bool:
+    """Whether ``id_token_hint`` is our ID token (expired or not) for this client and user.
 
-    Then the relying party asked, and the user need not confirm. Its ``aud`` names
-    the client when ``client_id`` was not sent.
+    Then the relying party asked, and the user need not confirm. Another user's token
+    proves nothing about this browser's session (anyone can get one of their own).
+    Its ``aud`` names the client when ``client_id`` was not sent.
     """
     if not isinstance(hint, str) or not hint:
         return False
     claims = request.app[OAUTH2].keys.verify(hint)
     if claims is None or claims.get("iss") != request.app[SETTINGS].issuer:
+        return False
+    if signed_in is not None and claims.get("sub") != signed_in.principal.id:
         return False
     audience = str(claims.get("aud"))
     params.setdefault("client_id", audience)
@@ -70,7 +76,7 @@ async def logout_page(request: web.Request) -> web.StreamResponse:
     params = {name: request.query[name] for name in LOGOUT_FIELDS if name in request.query}
     cookie = request.cookies.get(SESSION_COOKIE)
     signed_in = await sessions.session_user(request.app[OAUTH2], cookie)
-    if _hinted(request, params, request.query.get("id_token_hint")):
+    if _hinted(request, params, request.query.get("id_token_hint"), signed_in):
         return await _sign_out(request, cookie, params)
     if signed_in is None:
         return await _after_logout(request, params)
@@ -92,7 +98,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     signed_in = await sessions.session_user(request.app[OAUTH2], cookie)
     if (
         signed_in is not None
-        and not _hinted(request, params, form.get("id_token_hint"))
+        and not _hinted(request, params, form.get("id_token_hint"), signed_in)
         and not same_site_form(request, form.get("csrf_token"), signed_in.csrf_token)
     ):
         raise FormRefused(FORM_REFUSED)

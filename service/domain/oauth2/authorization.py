@@ -12,6 +12,7 @@ from service.domain.oauth2.pkce import CHALLENGE
 RESPONSE_TYPES_SUPPORTED = ("code",)
 RESPONSE_MODES_SUPPORTED = ("query",)
 PROMPT_VALUES_SUPPORTED = ("none", "login", "consent", "select_account")
+MAX_NONCE_LENGTH = 512
 # OpenID Connect Core 1.0 section 3.1.2.1: what asks for the password again.
 _REAUTHENTICATE = frozenset({"login", "select_account"})
 
@@ -51,6 +52,12 @@ def openid_parameters(params: Mapping[str, str]) -> tuple[frozenset[str], int | 
         raise AuthorizeError("Request objects are not supported", "request_not_supported")
     if "request_uri" in params:
         raise AuthorizeError("request_uri is not supported", "request_uri_not_supported")
+    nonce = params.get("nonce")
+    # Stored with the code, then echoed in the ID token: text, and of a sane size.
+    if nonce is not None and (not nonce.isprintable() or len(nonce) > MAX_NONCE_LENGTH):
+        raise AuthorizeError(
+            f"nonce must be printable text of at most {MAX_NONCE_LENGTH} characters"
+        )
     prompt = frozenset(params.get("prompt", "").split())
     if unknown := sorted(prompt - set(PROMPT_VALUES_SUPPORTED)):
         raise AuthorizeError(f"Unknown prompt value: {' '.join(unknown)}")
@@ -59,7 +66,8 @@ def openid_parameters(params: Mapping[str, str]) -> tuple[frozenset[str], int | 
     max_age = params.get("max_age")
     if max_age is None:
         return prompt, None
-    if not max_age.isascii() or not max_age.isdigit():
+    # Ten digits is over 300 years: more is no age a session has (and would overflow).
+    if not max_age.isascii() or not max_age.isdigit() or len(max_age) > 10:
         raise AuthorizeError("max_age must be a number of seconds")
     return prompt, int(max_age)
 

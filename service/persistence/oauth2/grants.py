@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.domain.oauth2.grants import Grant
@@ -36,17 +37,28 @@ async def live_grants_of_app(session: AsyncSession, app_id: str) -> list[Grant]:
     return [grant_from(row) for row in rows]
 
 
-async def insert_grant(session: AsyncSession, grant: Grant) -> None:
-    """Record a new grant."""
-    await session.execute(
-        insert(OAuthGrant).values(
+async def insert_grant(session: AsyncSession, grant: Grant) -> bool:
+    """Record a new grant; False when the user's live grant of the app exists already.
+
+    Two approvals at once (a double click, two tabs) would otherwise both insert, and
+    the second would fail on the one-live-grant index.
+    """
+    inserted = await session.scalar(
+        postgresql.insert(OAuthGrant)
+        .values(
             id=grant.id,
             app_id=grant.app_id,
             user_id=grant.user_id,
             scope=scope_column(grant.scope),
             created_at=grant.created_at,
         )
+        .on_conflict_do_nothing(
+            index_elements=[OAuthGrant.app_id, OAuthGrant.user_id],
+            index_where=OAuthGrant.revoked_at.is_(None),
+        )
+        .returning(OAuthGrant.id)
     )
+    return inserted is not None
 
 
 async def widen_grant(session: AsyncSession, grant_id: str, scope: frozenset[str]) -> None:

@@ -33,9 +33,9 @@ class SqlOAuth2Transaction:
         """Every unrevoked grant of an app."""
         return await grants.live_grants_of_app(self._session, app_id)
 
-    async def insert_grant(self, grant: Grant) -> None:
-        """Record a new grant."""
-        await grants.insert_grant(self._session, grant)
+    async def insert_grant(self, grant: Grant) -> bool:
+        """Record a new grant, unless a concurrent approval made the live one."""
+        return await grants.insert_grant(self._session, grant)
 
     async def revoke_grant(self, grant_id: str, now: datetime) -> bool:
         """Revoke a grant and its tokens; whether it was live."""

@@ -33,7 +33,7 @@ class AuthorizationCodeGrant:
                 raise InvalidGrant("The code is not valid for this client")
             replayed = stored.used_at is not None
             if not replayed:
-                _check_unused(stored, request, now)
+                _check_unused(services, stored, request, now)
                 # RFC 8707: the token request may name the resource, else the authorization did.
                 resource = request.field("resource") or stored.resource
                 issued = await _issue(tx, client, stored, code_hash, now, resource)
@@ -54,14 +54,16 @@ class AuthorizationCodeGrant:
         return dataclasses.replace(issued, id_token=id_token)
 
 
-def _check_unused(stored: StoredCode, request: TokenRequest, now: datetime) -> None:
+def _check_unused(
+    services: OAuth2Services, stored: StoredCode, request: TokenRequest, now: datetime
+) -> None:
     if stored.expires_at <= now:
         raise InvalidGrant("The code has expired")
     if stored.redirect_uri_sent and request.field("redirect_uri") != stored.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization's")
-    if stored.code_challenge is None and request.client.is_public:
-        # Issued before the app became public: without a secret, only PKCE binds it.
-        raise InvalidGrant("A public client's code needs PKCE")
+    if stored.code_challenge is None and request.client.pkce_required(services.pkce):
+        # Issued before the app became public or required PKCE: only PKCE binds it now.
+        raise InvalidGrant("A code of this client needs PKCE")
     if not verify_pkce(stored.code_challenge, request.field("code_verifier")):
         raise InvalidGrant("code_verifier does not match the challenge")
 

@@ -40,7 +40,9 @@ from service.domain.timestamps import utc_now
 from service.persistence import oauth_apps
 from service.persistence.database import Database
 from service.persistence.oauth2 import clients, registration_tokens
+from service.persistence.oauth2.store import SqlOAuth2Transaction
 from service.usecases.oauth2.grant_types import GRANT_TYPES
+from service.usecases.oauth2.revocation import revoke_app_grants
 from service.usecases.oauth_apps import delete_locked_app, new_app, save_app_change
 
 
@@ -179,7 +181,8 @@ async def replace_registration(
     if checked.client_id is not None and checked.client_id != client_id:
         raise InvalidClientMetadata("client_id must be the client_id of the URL")
     async with db.sessions.begin() as session:
-        current = (await _registration(session, client_id, lock=True)).oauth_app
+        before = await _registration(session, client_id, lock=True)
+        current = before.oauth_app
         if checked.client_secret is not None:
             # RFC 7592: a client may send its secret back, never choose a new one.
             client = await clients.find_client(session, client_id)
@@ -192,6 +195,10 @@ async def replace_registration(
         updated = await save_app_change(
             session, registrant.actor, current, fields, checked.metadata
         )
+        if before.metadata.scope - checked.metadata.scope:
+            # Refresh tokens carry the scope they were granted: a scope the app may no
+            # longer ask for must not live on in them. Its users consent again.
+            await revoke_app_grants(SqlOAuth2Transaction(session), current.id, registrant.actor)
         if checked.metadata.token_endpoint_auth_method is ClientAuthMethod.NONE:
             # A public client has no secret: the old one must not come back with a
             # later switch to a secret method (that takes oauth-apps.rotateSecret).

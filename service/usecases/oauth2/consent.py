@@ -41,15 +41,19 @@ async def approve(
     async with services.store.transaction() as tx:
         grant = await tx.live_grant(client.app_id, principal.id)
         if grant is None:
-            grant = Grant(
+            new = Grant(
                 object_id(), client.app_id, client.client_id, principal.id, now, request.scope
             )
-            await tx.insert_grant(grant)
-            event = grant_event(
-                EventType.GRANT_CREATED, grant.to_document(), actor=principal.actor, now=now
-            )
-            await tx.add_event(event)
-        elif not grant.covers(request.scope):
+            if await tx.insert_grant(new):
+                grant = new
+                event = grant_event(
+                    EventType.GRANT_CREATED, grant.to_document(), actor=principal.actor, now=now
+                )
+                await tx.add_event(event)
+            else:  # a concurrent approval made it: this one issues a code of that grant
+                grant = await tx.live_grant(client.app_id, principal.id)
+                assert grant is not None
+        if not grant.covers(request.scope):
             await tx.widen_grant(grant.id, grant.scope | request.scope)
         stored = StoredCode(
             grant=grant,

@@ -32,8 +32,8 @@ class OAuth2Transaction(Protocol):
     async def live_grants_of_app(self, app_id: str) -> list[Grant]:
         """Every unrevoked grant of an app."""
 
-    async def insert_grant(self, grant: Grant) -> None:
-        """Record a new grant."""
+    async def insert_grant(self, grant: Grant) -> bool:
+        """Record a new grant; False when the user's live grant of the app exists already."""
 
     async def revoke_grant(self, grant_id: str, now: datetime) -> bool:
         """Revoke a grant and every token of it; whether it was live."""

@@ -381,3 +381,20 @@ async def test_oauth_apps_update_keeps_the_metadata_and_registration_shows_its_c
     read = await (await client.get(registration(app), headers=admin)).json()
     assert read["client_name"] == "Renamed"
     assert (read["require_pkce"], read["logo_uri"]) == (False, LOGO)
+
+
+async def test_removing_a_scope_from_an_app_ends_the_grants_that_carry_it(
+    client: Client, admin: dict[str, str]
+) -> None:
+    app, tokens = await granted(client, admin)
+    assert "api" in tokens["scope"]
+    narrowed = await put(client, admin, app, metadata(scope="openid profile email"))
+    assert narrowed.status == 200, await narrowed.text()
+    refresh = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        headers=basic(app),
+    )
+    assert (refresh.status, (await refresh.json())["error"]) == (400, "invalid_grant")
+    widened = await put(client, admin, app, metadata(scope="openid profile email api"))
+    assert widened.status == 200

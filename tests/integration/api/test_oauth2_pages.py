@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 from typing import Any
@@ -206,3 +207,20 @@ async def test_logout_asks_then_ends_the_page_session(
     again = await client.get("/oauth/authorize", params=query, allow_redirects=False)
     assert 'name="password"' in await again.text()
     assert "You are signed out" in await (await client.get("/oauth/logout")).text()
+
+
+async def test_two_approvals_at_once_make_one_grant_and_two_codes(
+    client: Client, admin: dict[str, str], db: asyncpg.Connection
+) -> None:
+    app = await register(client, admin)
+    query = authorize_query(app, pkce()[1])
+    page = await sign_in(client, query)
+    form = query | {"csrf_token": csrf(page), "decision": "allow"}
+    answers = await asyncio.gather(
+        *(client.post("/oauth/authorize", data=form, allow_redirects=False) for _ in range(4))
+    )
+    assert [answer.status for answer in answers] == [302] * 4
+    assert await db.fetchval("SELECT count(*) FROM oauth_grants") == 1
+    assert await db.fetchval("SELECT count(*) FROM oauth_codes") == 4
+    created = "SELECT count(*) FROM outbox WHERE event_type = 'oauth_grant.created'"
+    assert await db.fetchval(created) == 1

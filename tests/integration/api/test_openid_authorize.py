@@ -121,3 +121,17 @@ async def test_oidcc_ensure_post_request_succeeds(client: Client, admin: dict[st
     await allow(client, query, await sign_in(client, query))
     status, sent = await answer(client, query, post=True)
     assert status == 302 and "code" in parse_qs(sent)
+
+
+async def test_a_max_age_or_nonce_that_cannot_be_is_invalid_request_never_500(
+    client: Client, admin: dict[str, str]
+) -> None:
+    app = await register(client, admin)
+    query = authorize_query(app, pkce()[1])
+    for bad in ({"max_age": "9" * 5000}, {"max_age": "9" * 16}, {"nonce": "a\x00b"}):
+        for post in (False, True):
+            status, sent = await answer(client, query | bad, post=post)
+            assert status == 302 and error_of(sent) == "invalid_request", bad
+    await allow(client, query, await sign_in(client, query))
+    status, sent = await answer(client, query | {"max_age": "9" * 16})
+    assert status == 302 and error_of(sent) == "invalid_request"

@@ -119,3 +119,18 @@ async def test_oidcc_id_token_hint_signs_out_without_asking(
     await sign_in(client, authorize_query(app, pkce()[1]))
     asked = await client.get("/oauth/logout", params={"id_token_hint": forged})
     assert "Sign out?" in await asked.text()  # a hint we did not sign proves nothing
+
+
+async def test_another_users_id_token_hint_does_not_sign_this_browser_out(
+    client: Client, admin: dict[str, str], plain_user: dict[str, str]
+) -> None:
+    app = await register(client, admin)
+    # The attacker's own ID token (math.bar's), got in this browser...
+    attackers = (await openid_tokens(client, app))["id_token"]
+    # ...which the victim (plain) then signs in to.
+    client.session.cookie_jar.clear(lambda cookie: cookie.key == "oauth_session")
+    await sign_in(client, authorize_query(app, pkce()[1]), username="plain")
+    asked = await client.get("/oauth/logout", params={"id_token_hint": attackers})
+    assert "Sign out?" in await asked.text()  # asked, not signed out
+    still = await client.get("/oauth/authorize", params=authorize_query(app, pkce()[1]))
+    assert 'name="password"' not in await still.text()

@@ -82,8 +82,11 @@ class FakeTransaction:
             if grant.app_id == app_id and grant.id not in self.tables.revoked_grants
         ]
 
-    async def insert_grant(self, grant: Grant) -> None:
+    async def insert_grant(self, grant: Grant) -> bool:
+        if grant.user_id is not None and await self.live_grant(grant.app_id, grant.user_id):
+            return False
         self.tables.grants[grant.id] = grant
+        return True
 
     async def widen_grant(self, grant_id: str, scope: frozenset[str]) -> None:
         self.tables.grants[grant_id] = dataclasses.replace(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from service.domain.accounts import Actor, Principal
@@ -193,3 +195,21 @@ async def test_every_registered_grant_type_is_dispatched_and_others_are_unsuppor
         await exchange(oauth2, CLIENT, grant_type="client_credentials")
     with pytest.raises(UnsupportedGrantType):
         await exchange(oauth2, CLIENT, grant_type="password")
+
+
+async def test_a_code_without_pkce_is_refused_once_the_client_requires_pkce(
+    services: tuple[OAuth2Services, FakeStore],
+) -> None:
+    oauth2, _ = services
+    lax = dataclasses.replace(CLIENT, require_pkce=False)
+    request = dataclasses.replace(request_for(lax), code_challenge=None)
+    code = await consent.approve(oauth2, lax, USER, request)
+    strict = dataclasses.replace(CLIENT, require_pkce=True)
+    with pytest.raises(InvalidGrant, match="needs PKCE"):
+        await exchange(
+            oauth2,
+            strict,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=CLIENT.redirect_uris[0],
+        )
