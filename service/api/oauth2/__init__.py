@@ -2,7 +2,8 @@
 
 ``metadata`` (discovery), ``authorize`` (sign-in and consent pages), ``logout``,
 ``endpoints`` (token, revoke, introspect, userinfo), ``registration`` (RFC 7592),
-``jwks`` (the public signing keys), ``cors`` (which pages of other origins may read
+``jwks`` (the public signing keys), ``account`` (``/account/apps``: the apps a user
+allowed), ``cors`` (which pages of other origins may read
 the token endpoints' answers), and ``browser`` (what the pages share: cookies,
 forms from this site, redirects back).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.api.oauth2 import (
+    account,
     authorize,
     browser,
     endpoints,
@@ -29,4 +31,5 @@ ROUTES: tuple[web.RouteTableDef, ...] = (
     endpoints.routes,
     registration.routes,
     jwks.routes,
+    account.routes,
 )

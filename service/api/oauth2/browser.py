@@ -17,7 +17,8 @@ SESSION_COOKIE = "oauth_session"
 # Set with the login form, sent back with it: a form posted from another site carries
 # neither the cookie (SameSite) nor its value, so it cannot sign a victim in.
 LOGIN_CSRF_COOKIE = "oauth_login"
-COOKIE_PATH = "/oauth"
+# "/": /account/apps is signed in with the same session as /oauth/authorize.
+COOKIE_PATH = "/"
 STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "pages.css"
 FORM_REFUSED = "This form has expired or did not come from this site: start again."
 

@@ -32,3 +32,13 @@ class Grant:
             "userId": self.user_id,
             "createdAt": format_timestamp(self.created_at),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedApp:
+    """A user's live grant as the account page shows it: the app, and when it last got a token."""
+
+    grant: Grant
+    name: str
+    logo_uri: str | None
+    last_used: datetime | None

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Row, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.grants import ConnectedApp, Grant
 from service.persistence.models import OAuthAppRow, OAuthGrant, OAuthToken
-from service.persistence.oauth2.rows import GRANT_COLUMNS, grant_from, scope_column
+from service.persistence.oauth2.rows import (
+    CLIENT_COLUMNS,
+    GRANT_COLUMNS,
+    client_from,
+    grant_from,
+    scope_column,
+)
 
 _GRANTS = select(*GRANT_COLUMNS).join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
 
@@ -35,6 +42,42 @@ async def live_grants_of_app(session: AsyncSession, app_id: str) -> list[Grant]:
         _GRANTS.where(OAuthGrant.app_id == app_id, OAuthGrant.revoked_at.is_(None))
     )
     return [grant_from(row) for row in rows]
+
+
+async def connected_apps(session: AsyncSession, user_id: str) -> list[ConnectedApp]:
+    """The user's live grants with their apps, newest first; last used: the newest token."""
+    last_used = (
+        select(func.max(OAuthToken.created_at))
+        .where(OAuthToken.grant_id == OAuthGrant.id)
+        .scalar_subquery()
+        .label("last_used")
+    )
+    rows = await session.execute(
+        select(*GRANT_COLUMNS, *CLIENT_COLUMNS, last_used)
+        .join(OAuthAppRow, OAuthAppRow.id == OAuthGrant.app_id)
+        .where(OAuthGrant.user_id == user_id, OAuthGrant.revoked_at.is_(None))
+        .order_by(OAuthGrant.created_at.desc(), OAuthGrant.id)
+    )
+    return [_connected_app(row) for row in rows]
+
+
+def _connected_app(row: Row[*tuple[Any, ...]]) -> ConnectedApp:
+    client = client_from(row)
+    return ConnectedApp(grant_from(row), client.name, client.logo_uri, row.last_used)
+
+
+async def live_grant_of_user(session: AsyncSession, grant_id: str, user_id: str) -> Grant | None:
+    """This grant when it is live and the user's own (another user's id finds nothing)."""
+    row = (
+        await session.execute(
+            _GRANTS.where(
+                OAuthGrant.id == grant_id,
+                OAuthGrant.user_id == user_id,
+                OAuthGrant.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else grant_from(row)
 
 
 async def insert_grant(session: AsyncSession, grant: Grant) -> bool:

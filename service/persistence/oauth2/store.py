@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.domain.accounts import Principal
 from service.domain.events import Event
 from service.domain.oauth2.clients import Client
-from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.grants import ConnectedApp, Grant
 from service.domain.oauth2.sessions import WebSession
 from service.domain.oauth2.tokens import NewToken, StoredCode, StoredToken
 from service.persistence import accounts, outbox
@@ -32,6 +32,10 @@ class SqlOAuth2Transaction:
     async def live_grants_of_app(self, app_id: str) -> list[Grant]:
         """Every unrevoked grant of an app."""
         return await grants.live_grants_of_app(self._session, app_id)
+
+    async def live_grant_of_user(self, grant_id: str, user_id: str) -> Grant | None:
+        """This grant when it is live and the user's own."""
+        return await grants.live_grant_of_user(self._session, grant_id, user_id)
 
     async def insert_grant(self, grant: Grant) -> bool:
         """Record a new grant, unless a concurrent approval made the live one."""
@@ -129,3 +133,8 @@ class SqlOAuth2Store:
         """The user's unrevoked grant of this app."""
         async with self._db.sessions() as session:
             return await grants.live_grant(session, app_id, user_id)
+
+    async def find_connected_apps(self, user_id: str) -> list[ConnectedApp]:
+        """The user's live grants with their apps and when each last got a token."""
+        async with self._db.sessions() as session:
+            return await grants.connected_apps(session, user_id)

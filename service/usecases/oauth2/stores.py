@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from service.domain.accounts import Principal
 from service.domain.events import Event
 from service.domain.oauth2.clients import Client
-from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.grants import ConnectedApp, Grant
 from service.domain.oauth2.id_tokens import ID_TOKEN_LIFETIME
 from service.domain.oauth2.pkce import PkceMode
 from service.domain.oauth2.sessions import WebSession
@@ -31,6 +31,9 @@ class OAuth2Transaction(Protocol):
 
     async def live_grants_of_app(self, app_id: str) -> list[Grant]:
         """Every unrevoked grant of an app."""
+
+    async def live_grant_of_user(self, grant_id: str, user_id: str) -> Grant | None:
+        """This grant when it is live and the user's own."""
 
     async def insert_grant(self, grant: Grant) -> bool:
         """Record a new grant; False when the user's live grant of the app exists already."""
@@ -97,6 +100,9 @@ class OAuth2Store(Protocol):
 
     async def find_live_grant(self, app_id: str, user_id: str) -> Grant | None:
         """The user's unrevoked grant of this app."""
+
+    async def find_connected_apps(self, user_id: str) -> list[ConnectedApp]:
+        """The user's live grants with their apps and when each last got a token."""
 
 
 class TokenStatements(Protocol):

@@ -79,7 +79,7 @@ async def sign_in(client: Client, query: dict[str, str], username: str = "math.b
     login = await client.post("/oauth/login", data=form, allow_redirects=False)
     assert login.status == 303, await login.text()
     cookie = login.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/oauth" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/;" in cookie
     consent = await client.get(login.headers["Location"], allow_redirects=False)
     assert consent.status == 200
     return await consent.text()

@@ -17,7 +17,7 @@ from datetime import datetime
 from service.domain.accounts import Principal
 from service.domain.events import Event
 from service.domain.oauth2.clients import Client
-from service.domain.oauth2.grants import Grant
+from service.domain.oauth2.grants import ConnectedApp, Grant
 from service.domain.oauth2.keys import SigningAlgorithm, SigningKey
 from service.domain.oauth2.scopes import parse_scope
 from service.domain.oauth2.sessions import WebSession
@@ -81,6 +81,12 @@ class FakeTransaction:
             for grant in self.tables.grants.values()
             if grant.app_id == app_id and grant.id not in self.tables.revoked_grants
         ]
+
+    async def live_grant_of_user(self, grant_id: str, user_id: str) -> Grant | None:
+        grant = self.tables.grants.get(grant_id)
+        if grant is None or grant.user_id != user_id or grant_id in self.tables.revoked_grants:
+            return None
+        return grant
 
     async def insert_grant(self, grant: Grant) -> bool:
         if grant.user_id is not None and await self.live_grant(grant.app_id, grant.user_id):
@@ -206,6 +212,30 @@ class FakeStore:
 
     async def find_live_grant(self, app_id: str, user_id: str) -> Grant | None:
         return await FakeTransaction(self.tables).live_grant(app_id, user_id)
+
+    async def find_connected_apps(self, user_id: str) -> list[ConnectedApp]:
+        clients = {client.app_id: client for client in self.tables.clients.values()}
+        live = [
+            grant
+            for grant in self.tables.grants.values()
+            if grant.user_id == user_id and grant.id not in self.tables.revoked_grants
+        ]
+        return [
+            ConnectedApp(
+                grant,
+                clients[grant.app_id].name,
+                clients[grant.app_id].logo_uri,
+                max(
+                    (
+                        row.token.created_at
+                        for row in self.tables.tokens.values()
+                        if row.token.grant_id == grant.id
+                    ),
+                    default=None,
+                ),
+            )
+            for grant in sorted(live, key=lambda grant: grant.created_at, reverse=True)
+        ]
 
 
 class FakeTokenStatements:
