@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -132,3 +135,92 @@ async def test_a_person_signs_in_and_clicks_allow(stack: Stack, admin: dict[str,
         }
         async with http.post("/oauth/token", data=form) as response:
             assert response.status == 200, await response.text()
+
+
+async def the_app(_: web.Request) -> web.Response:
+    """The relying party's callback, answered."""
+    return web.Response(text="the app")
+
+
+@contextlib.asynccontextmanager
+async def answering_callback() -> AsyncIterator[str]:
+    """A callback that answers, so no failed navigation races the next one."""
+    site = web.Application()
+    site.router.add_get("/callback", the_app)
+    runner = web.AppRunner(site)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/callback"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_person_revokes_an_app_on_the_account_page(
+    stack: Stack, admin: dict[str, str]
+) -> None:
+    base = await stack.serve("--no-relay")
+    async with answering_callback() as callback, chromium() as browser:
+        [app] = await create_over_http(base, admin, 1, redirect_uri=callback, name="Revocable")
+        page = await browser.new_page(java_script_enabled=False)
+        await page.goto(authorize_url(base, app, callback))
+        await sign_in(page)
+        await page.get_by_role("button", name="Allow").click()
+        await page.wait_for_selector("text=the app")
+        await page.goto(f"{base}/account/apps")
+        assert "Revocable" in await page.inner_text("main")
+        await page.get_by_role("button", name="Revoke Revocable").click()
+        await page.wait_for_selector("text=You have not allowed any app yet.")
+        assert page.url == f"{base}/account/apps"
+
+
+AXE = Path(__file__).parent / "rp" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def serious_violations(page: Any) -> list[str]:
+    """What axe-core finds of impact serious or critical, at 375 px and at 1200 px."""
+    found = []
+    for width in (375, 1200):
+        await page.set_viewport_size({"width": width, "height": 800})
+        await page.add_script_tag(path=AXE)
+        result = await page.evaluate("axe.run()")
+        assert result["passes"], page.url  # axe ran and checked something
+        found += [
+            f"{width}px {page.url}: {violation['id']} {violation['help']}"
+            for violation in result["violations"]
+            if violation["impact"] in ("serious", "critical")
+        ]
+    return found
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="needs npm ci --prefix tests/e2e/rp")
+async def test_every_page_passes_axe(stack: Stack, admin: dict[str, str]) -> None:
+    base = await stack.serve("--no-relay")
+    async with answering_callback() as callback, chromium() as browser:
+        [app] = await create_over_http(base, admin, 1, redirect_uri=callback, name="Axe")
+        # The pages' CSP forbids the injected (inline) script; only the test bypasses it.
+        page = await (await browser.new_context(bypass_csp=True)).new_page()
+        found = []
+        await page.goto(f"{base}/account/apps")
+        await page.wait_for_selector("text=You are not signed in")
+        found += await serious_violations(page)
+        await page.goto(f"{base}/oauth/authorize?client_id=unknown")
+        await page.wait_for_selector("text=This request cannot continue")
+        found += await serious_violations(page)
+        await page.goto(authorize_url(base, app, callback))
+        found += await serious_violations(page)  # login
+        await sign_in(page)
+        await page.wait_for_selector("text=Allow")
+        found += await serious_violations(page)  # consent
+        await page.get_by_role("button", name="Allow").click()
+        await page.wait_for_selector("text=the app")
+        await page.goto(f"{base}/account/apps")
+        await page.wait_for_selector("text=Revoke")
+        found += await serious_violations(page)
+        await page.goto(f"{base}/oauth/logout")
+        found += await serious_violations(page)  # the confirmation
+        await page.get_by_role("button", name="Sign out").click()
+        await page.wait_for_selector("text=You are signed out")
+        found += await serious_violations(page)
+    assert found == []
