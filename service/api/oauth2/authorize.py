@@ -8,6 +8,7 @@ works like ``GET`` (a form without a ``decision``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -115,12 +116,8 @@ async def _checked(
         raise _answer(
             request, checked, error=error.error, error_description=error.message
         ) from None
-    return client, AuthorizationRequest(
-        client_id=checked.client_id,
-        redirect_uri=checked.redirect_uri,
-        redirect_uri_sent=checked.redirect_uri_sent,
-        state=checked.state,
-        code_challenge=checked.code_challenge,
+    return client, dataclasses.replace(
+        checked,
         scope=scope,
         nonce=params.get("nonce"),
         prompt=prompt,
